@@ -1,0 +1,36 @@
+# The two front-door commands. Each works as the first command on a fresh machine with
+# Python 3.11 and make: it creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export KERAS_BACKEND := torch
+
+.PHONY: test demo bench lint clean
+
+$(VENV)/.stamp-test: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,examples]"
+	touch $@
+
+$(VENV)/.stamp-examples: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e ".[examples]"
+	touch $@
+
+test: $(VENV)/.stamp-test
+	$(PY) -m ruff check src tests examples benchmarks
+	$(PY) -m pytest -n 2 src tests
+
+demo: $(VENV)/.stamp-examples
+	$(PY) examples/demo.py
+
+bench: $(VENV)/.stamp-test
+	$(PY) benchmarks/run.py
+
+lint: $(VENV)/.stamp-test
+	$(PY) -m ruff check src tests examples benchmarks
+	$(PY) -m ruff format --check src tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

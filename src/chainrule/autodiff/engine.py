@@ -1,0 +1,176 @@
+"""The backward pass: topological order, reverse walk, accumulate, un-broadcast.
+
+Readable in one sitting, like micrograd's engine: everything about reverse mode is here.
+"""
+
+from __future__ import annotations
+
+from ..backend import np
+from .tensor import Tensor, as_array
+
+__all__ = ["backward", "grad", "unbroadcast"]
+
+
+def unbroadcast(g, shape):
+    """Sum a gradient of a broadcast result back to an input's ``shape``.
+
+    Leading axes the input did not have are summed away; axes where the input had size 1 are
+    summed with ``keepdims``. This runs once here, so VJPs never repeat it.
+    """
+    if g.shape == shape:
+        return g
+    if g.ndim > len(shape):
+        g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if g.shape != shape:  # e.g. a 0-d input broadcast from an empty result
+        g = np.broadcast_to(g, shape)
+    return g
+
+
+def _toposort(root):
+    """Tensors reachable from ``root`` through recorded nodes, each after all its inputs.
+
+    Iterative depth-first post-order (no recursion limit on deep graphs); a tensor is marked
+    when it is expanded, so a value reached along several paths is placed once, after all
+    of its inputs.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    pop, push, mark = stack.pop, stack.append, visited.add
+    while stack:
+        t, expanded = pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        mark(id(t))
+        push((t, True))
+        node = t._node
+        if node is not None:
+            for _, p in node.parents:
+                if id(p) not in visited:
+                    push((p, False))
+    return order
+
+
+def _run(root, seed, wanted):
+    """Walk the graph backwards from ``root`` with upstream gradient ``seed``.
+
+    Returns ``(leaves, found)``: when ``wanted`` is None, the list of ``(leaf, gradient)`` for
+    every leaf that requires grad; otherwise the dict ``id(tensor) -> gradient`` for the ids
+    in ``wanted``.
+    """
+    grads = {id(root): seed}
+    leaves = []
+    found = {}
+    collect = wanted is not None
+    for t in reversed(_toposort(root)):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if collect and id(t) in wanted:
+            found[id(t)] = g
+        node = t._node
+        if node is None:
+            if not collect:
+                leaves.append((t, g))
+            continue
+        op = node.op
+        vjps, by_argnum = op.vjps, op.vjp_argnum
+        out, args, kwargs = node.out, node.args, node.kwargs
+        for i, p in node.parents:
+            if by_argnum is not None:
+                pg = by_argnum(i, g, out, *args, **kwargs)
+            else:
+                vjp = vjps[i] if i < len(vjps) else None
+                if vjp is None:
+                    raise NotImplementedError(
+                        f"op {op.name!r} has no gradient for argument {i}, which requires grad"
+                    )
+                pg = vjp(g, out, *args, **kwargs)
+            pdata = p.data
+            if pg.shape != pdata.shape:
+                pg = unbroadcast(pg, pdata.shape)
+            if pg.dtype != pdata.dtype:
+                pg = pg.astype(pdata.dtype)
+            k = id(p)
+            prev = grads.get(k)
+            grads[k] = pg if prev is None else prev + pg
+    return leaves, found
+
+
+def _seed(root, grad_output):
+    if not isinstance(root, Tensor):
+        raise TypeError(f"expected a Tensor output, received {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError(
+            f"this tensor (shape {root.shape}) does not require grad: no input of the "
+            "computation had requires_grad=True, or it was computed under no_grad()"
+        )
+    if grad_output is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() needs a grad argument for a non-scalar tensor of shape "
+                f"{root.shape}; pass grad= with that shape"
+            )
+        return np.ones_like(root.data)
+    g = as_array(grad_output, root.dtype)
+    if g.shape != root.shape:
+        raise ValueError(f"grad has shape {g.shape} but the tensor has shape {root.shape}")
+    return g
+
+
+def backward(root: Tensor, grad_output=None) -> None:
+    """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad.
+
+    Gradients accumulate over calls until ``leaf.grad`` is set to None; the graph is kept,
+    so calling ``backward`` twice gives the same gradients again (doubling ``.grad``).
+    """
+    leaves, _ = _run(root, _seed(root, grad_output), None)
+    for t, g in leaves:
+        g = np.asarray(g)
+        t.grad = g if t.grad is None else t.grad + g  # new array: never mutate a shared one
+
+
+def grad(outputs, inputs, grad_outputs=None):
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    Args:
+        outputs: a Tensor, or a list of Tensors whose gradients add up.
+        inputs: a Tensor or a list of Tensors (leaves or intermediate results).
+        grad_outputs: the upstream gradient for each output (default 1 for one-element
+            outputs).
+
+    Returns:
+        A list of arrays, one per input, each of that input's shape (zeros where the input
+        does not influence the outputs). A single Tensor ``inputs`` still gives a list.
+
+    Raises:
+        RuntimeError: if an output does not require grad or is non-scalar with no grad given.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(3.0, requires_grad=True)
+    >>> cr.grad(x * x, [x])[0]
+    array(6., dtype=float32)
+    """
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    inputs = list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    wanted = {id(t) for t in inputs}
+    total = {}
+    for out, go in zip(outputs, grad_outputs):
+        _, found = _run(out, _seed(out, go), wanted)
+        for k, g in found.items():
+            total[k] = g if k not in total else total[k] + g
+    result = []
+    for t in inputs:
+        g = total.get(id(t))
+        result.append(np.zeros_like(t.data) if g is None else np.asarray(g))
+    return result

@@ -1,0 +1,180 @@
+"""Primitives and their vector-Jacobian products (VJPs): the one op table.
+
+A primitive is a plain function on arrays. ``@primitive`` turns it into an op on Tensors: it
+unwraps Tensor arguments, runs the function, wraps the result, and records a ``Node`` when grad
+mode is on and some input requires grad. ``defvjp`` attaches one gradient rule per positional
+array argument::
+
+    @primitive
+    def multiply(x, y):
+        return x * y
+
+    defvjp(multiply,
+           lambda g, out, x, y: g * y,      # d/dx
+           lambda g, out, x, y: g * x)      # d/dy
+
+A VJP receives the upstream gradient ``g``, the forward output ``out``, the forward's
+positional arguments as arrays and its keyword arguments. It returns an array that may still
+have the broadcast shape: the engine sums it back to the input's shape (see ``engine.py``).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..backend import np
+from . import grad_mode
+from .tensor import Tensor
+
+__all__ = ["primitive", "defvjp", "defvjp_argnum", "Node", "Op", "nondifferentiable"]
+
+_STATE = grad_mode.STATE
+_FAST = frozenset((float, int, bool))  # passed through without checks
+_NUMBER_TYPES = (numbers.Number, np.generic, np.ndarray, type(None), slice)
+
+
+class Op:
+    """The record of one primitive: its name, forward function and VJPs (one per argument)."""
+
+    __slots__ = ("name", "fn", "vjps", "vjp_argnum", "nargs", "differentiable")
+
+    def __init__(self, fn, name, nargs, differentiable):
+        self.name = name
+        self.fn = fn
+        self.vjps = ()
+        self.vjp_argnum = None  # for variadic ops: vjp_argnum(i, g, out, *args, **kwargs)
+        self.nargs = nargs
+        self.differentiable = differentiable
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+class Node:
+    """One recorded application of an op: the input tensors, their arrays, kwargs and output."""
+
+    __slots__ = ("op", "parents", "args", "kwargs", "out")
+
+    def __init__(self, op, parents, args, kwargs, out):
+        self.op = op
+        self.parents = parents  # (position, Tensor) for each input that requires grad
+        self.args = args  # the arrays (or plain values) the forward saw
+        self.kwargs = kwargs
+        self.out = out
+
+
+def _coerce(value, opname):
+    """Turn a non-Tensor positional argument into something the forward can use."""
+    if isinstance(value, _NUMBER_TYPES) or backend.is_array(value):
+        if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
+            raise TypeError(f"{opname}() received an array of unsupported dtype {value.dtype}")
+        return value
+    if isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value)
+        except ValueError as err:
+            raise TypeError(f"{opname}() received a ragged {type(value).__name__}") from err
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{opname}() received an unsupported type: {type(value).__name__} of "
+                f"{arr.dtype} (expected numbers, arrays or Tensors)"
+            )
+        if arr.dtype == np.float64:
+            arr = arr.astype(backend.floatx())
+        return arr
+    raise TypeError(
+        f"{opname}() received an unsupported type: {type(value).__name__} "
+        "(expected a Tensor, NumPy array or number)"
+    )
+
+
+def primitive(fn=None, *, name=None, nargs=None, differentiable=True):
+    """Make ``fn`` (arrays in, one array out) an op on Tensors that autodiff can trace.
+
+    Args:
+        fn: the forward function.
+        name: the op name used in errors and ``repr`` (default ``fn.__name__``).
+        nargs: how many leading positional arguments are arrays (default: all). The others
+            are passed through unchanged (shapes, axes).
+        differentiable: False for ops with no gradient (argmax, comparisons): their result
+            never requires grad.
+
+    Returns:
+        A function on Tensors, arrays and numbers returning a Tensor.
+    """
+    if fn is None:
+        return lambda f: primitive(f, name=name, nargs=nargs, differentiable=differentiable)
+
+    op = Op(fn, name or fn.__name__, nargs, differentiable)
+    state = _STATE
+    opname = op.name
+    differentiable = op.differentiable
+    new = object.__new__
+    generic, asarray = np.generic, np.asarray
+
+    def apply(*args, **kwargs):
+        inputs = None  # (position, tensor) for each input that requires grad
+        raw = []
+        push = raw.append
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                push(a.data)
+                if a.requires_grad:
+                    if inputs is None:
+                        inputs = [(i, a)]
+                    else:
+                        inputs.append((i, a))
+            elif (nargs is not None and i >= nargs) or type(a) in _FAST:
+                push(a)
+            else:
+                push(_coerce(a, opname))
+        try:
+            out = fn(*raw, **kwargs)
+        except ValueError as err:
+            shapes = ", ".join(str(getattr(r, "shape", ())) for r in raw[: nargs or len(raw)])
+            raise ValueError(f"{opname}(): {err} (input shapes: {shapes})") from None
+        if isinstance(out, generic):
+            out = asarray(out)  # NumPy returns scalars from 0-d ops; keep arrays throughout
+        t = new(Tensor)
+        t.data = out
+        t.grad = None
+        if inputs is not None and state.enabled and differentiable:
+            if not op.vjps and op.vjp_argnum is None:
+                raise NotImplementedError(f"op {opname!r} has no gradient rule (defvjp)")
+            t.requires_grad = True
+            t._node = Node(op, inputs, raw, kwargs, out)
+        else:
+            t.requires_grad = False
+            t._node = None
+        return t
+
+    apply.op = op
+    apply.__name__ = op.name
+    apply.__qualname__ = op.name
+    apply.__doc__ = fn.__doc__
+    apply.__wrapped__ = fn
+    return apply
+
+
+def defvjp(op_fn, *vjps):
+    """Attach gradient rules to a primitive, one per positional array argument, in order.
+
+    Each rule is ``vjp(g, out, *args, **kwargs) -> array``; use ``None`` for an argument that
+    has no gradient (an integer index, a boolean condition).
+    """
+    op = op_fn.op
+    op.vjps = tuple(vjps)
+    return op_fn
+
+
+def defvjp_argnum(op_fn, vjp_argnum):
+    """Attach one gradient rule for all arguments of a variadic primitive (concatenate,
+    stack): ``vjp_argnum(i, g, out, *args, **kwargs)`` returns the gradient for argument ``i``."""
+    op_fn.op.vjp_argnum = vjp_argnum
+    return op_fn
+
+
+def nondifferentiable(fn=None, *, name=None, nargs=None):
+    """Declare a primitive with no gradient: its result never requires grad."""
+    return primitive(fn, name=name, nargs=nargs, differentiable=False)

@@ -1,0 +1,58 @@
+"""The differentiable op library, and the Tensor operators built on it."""
+
+from ..autodiff.tensor import Tensor
+from .elementwise import *  # noqa: F403
+from .elementwise import __all__ as _ew
+from .linalg import *  # noqa: F403
+from .linalg import __all__ as _la
+from .nn import *  # noqa: F403
+from .nn import __all__ as _nn
+from .reduction import *  # noqa: F403
+from .reduction import __all__ as _red
+from .shape import *  # noqa: F403
+from .shape import __all__ as _sh
+from .shape import _shape_arg, _unwrap_index
+
+__all__ = [*_ew, *_la, *_nn, *_red, *_sh]
+
+
+def _install_operators():
+    """Attach Python operators and NumPy-style methods to Tensor."""
+    T = Tensor
+    T.__add__ = add  # noqa: F405
+    T.__radd__ = lambda a, b: add(b, a)  # noqa: F405
+    T.__sub__ = subtract  # noqa: F405
+    T.__rsub__ = lambda a, b: subtract(b, a)  # noqa: F405
+    T.__mul__ = multiply  # noqa: F405
+    T.__rmul__ = lambda a, b: multiply(b, a)  # noqa: F405
+    T.__truediv__ = divide  # noqa: F405
+    T.__rtruediv__ = lambda a, b: divide(b, a)  # noqa: F405
+    T.__pow__ = power  # noqa: F405
+    T.__rpow__ = lambda a, b: power(b, a)  # noqa: F405
+    T.__matmul__ = matmul  # noqa: F405
+    T.__rmatmul__ = lambda a, b: matmul(b, a)  # noqa: F405
+    T.__neg__ = negative  # noqa: F405
+    T.__pos__ = lambda a: a
+    T.__abs__ = lambda a: abs(a)  # noqa: F405
+    T.__eq__ = lambda a, b: equal(a, b)  # noqa: F405
+    T.__ne__ = lambda a, b: not_equal(a, b)  # noqa: F405
+    T.__lt__ = lambda a, b: less(a, b)  # noqa: F405
+    T.__le__ = lambda a, b: less_equal(a, b)  # noqa: F405
+    T.__gt__ = lambda a, b: greater(a, b)  # noqa: F405
+    T.__ge__ = lambda a, b: greater_equal(a, b)  # noqa: F405
+    T.__getitem__ = lambda a, idx: getitem(a, _unwrap_index(idx))  # noqa: F405
+    T.__hash__ = lambda a: id(a)
+    T.T = property(lambda a: transpose(a))  # noqa: F405
+    T.reshape = lambda a, *shape: reshape(a, _shape_arg(shape))  # noqa: F405
+    T.transpose = lambda a, *axes: transpose(a, _shape_arg(axes) or None)  # noqa: F405
+    T.astype = lambda a, dtype: astype(a, dtype)  # noqa: F405
+    T.flatten = lambda a: flatten(a)  # noqa: F405
+    for name in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin",
+                 "squeeze", "swapaxes", "clip", "exp", "log", "sqrt", "tanh", "sigmoid", "relu",
+                 "softmax", "log_softmax", "logsumexp", "norm", "expand_dims", "square",
+                 "repeat", "abs", "sign", "sin", "cos", "take"):  # fmt: skip
+        fn = globals()[name]
+        setattr(T, name, (lambda f: lambda a, *args, **kw: f(a, *args, **kw))(fn))
+
+
+_install_operators()

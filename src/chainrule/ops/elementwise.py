@@ -1,0 +1,276 @@
+"""Elementwise ops, each primitive beside its VJP.
+
+Subgradient conventions (documented, tested): abs'(0) = 0; maximum/minimum at a tie give half
+of the gradient to each input; clip passes the gradient where ``min <= x <= max``.
+"""
+
+from __future__ import annotations
+
+from ..autodiff.primitive import defvjp, nondifferentiable, primitive
+from ..backend import np
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "negative", "power", "exp", "log", "log1p",
+    "expm1", "sqrt", "square", "abs", "sign", "sin", "cos", "tan", "tanh", "maximum", "minimum",
+    "where", "clip", "astype", "equal", "not_equal", "less", "less_equal", "greater",
+    "greater_equal", "logical_and", "logical_or", "logical_not", "floor", "ceil", "round",
+    "isfinite", "isnan",
+]  # fmt: skip
+
+
+@primitive
+def add(x, y):
+    """``x + y`` with broadcasting."""
+    return x + y
+
+
+defvjp(add, lambda g, out, x, y: g, lambda g, out, x, y: g)
+
+
+@primitive
+def subtract(x, y):
+    """``x - y`` with broadcasting."""
+    return x - y
+
+
+defvjp(subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g)
+
+
+@primitive
+def multiply(x, y):
+    """``x * y`` with broadcasting."""
+    return x * y
+
+
+defvjp(multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
+
+
+@primitive
+def divide(x, y):
+    """``x / y`` (true division) with broadcasting."""
+    return x / y
+
+
+defvjp(divide, lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y)
+
+
+@primitive
+def negative(x):
+    """``-x``."""
+    return -x
+
+
+defvjp(negative, lambda g, out, x: -g)
+
+
+@primitive
+def power(x, y):
+    """``x ** y``. d/dy uses ``log(x)`` where ``x > 0`` and 0 elsewhere (as PyTorch)."""
+    return x**y
+
+
+def _power_dy(g, out, x, y):
+    # NOTE: log(x) is undefined for x <= 0; the y-gradient there is taken as 0.
+    safe = np.where(x > 0, x, 1)
+    return g * out * np.log(safe)
+
+
+defvjp(power, lambda g, out, x, y: g * y * x ** (y - 1), _power_dy)
+
+
+@primitive
+def exp(x):
+    """``e ** x``."""
+    return np.exp(x)
+
+
+defvjp(exp, lambda g, out, x: g * out)
+
+
+@primitive
+def log(x):
+    """Natural logarithm."""
+    return np.log(x)
+
+
+defvjp(log, lambda g, out, x: g / x)
+
+
+@primitive
+def log1p(x):
+    """``log(1 + x)``, accurate for small ``x``."""
+    return np.log1p(x)
+
+
+defvjp(log1p, lambda g, out, x: g / (1 + x))
+
+
+@primitive
+def expm1(x):
+    """``exp(x) - 1``, accurate for small ``x``."""
+    return np.expm1(x)
+
+
+defvjp(expm1, lambda g, out, x: g * (out + 1))
+
+
+@primitive
+def sqrt(x):
+    """Square root. The gradient at 0 is +inf, as in NumPy and PyTorch."""
+    return np.sqrt(x)
+
+
+defvjp(sqrt, lambda g, out, x: g / (2 * out))
+
+
+@primitive
+def square(x):
+    """``x * x``."""
+    return np.square(x)
+
+
+defvjp(square, lambda g, out, x: g * 2 * x)
+
+
+@primitive
+def abs(x):  # noqa: A001 - NumPy's name
+    """``|x|``. Subgradient at 0 is 0."""
+    return np.abs(x)
+
+
+defvjp(abs, lambda g, out, x: g * np.sign(x))
+
+
+@primitive
+def sign(x):
+    """-1, 0 or 1; its gradient is 0 everywhere."""
+    return np.sign(x)
+
+
+defvjp(sign, lambda g, out, x: np.zeros_like(x))
+
+
+@primitive
+def sin(x):
+    """Sine (radians)."""
+    return np.sin(x)
+
+
+defvjp(sin, lambda g, out, x: g * np.cos(x))
+
+
+@primitive
+def cos(x):
+    """Cosine (radians)."""
+    return np.cos(x)
+
+
+defvjp(cos, lambda g, out, x: -g * np.sin(x))
+
+
+@primitive
+def tan(x):
+    """Tangent (radians)."""
+    return np.tan(x)
+
+
+defvjp(tan, lambda g, out, x: g * (1 + out * out))
+
+
+@primitive
+def tanh(x):
+    """Hyperbolic tangent."""
+    return np.tanh(x)
+
+
+defvjp(tanh, lambda g, out, x: g * (1 - out * out))
+
+
+@primitive
+def maximum(x, y):
+    """Elementwise maximum. At a tie each input receives half the gradient."""
+    return np.maximum(x, y)
+
+
+defvjp(
+    maximum,
+    lambda g, out, x, y: g * ((x > y) + 0.5 * (x == y)).astype(g.dtype),
+    lambda g, out, x, y: g * ((y > x) + 0.5 * (x == y)).astype(g.dtype),
+)
+
+
+@primitive
+def minimum(x, y):
+    """Elementwise minimum. At a tie each input receives half the gradient."""
+    return np.minimum(x, y)
+
+
+defvjp(
+    minimum,
+    lambda g, out, x, y: g * ((x < y) + 0.5 * (x == y)).astype(g.dtype),
+    lambda g, out, x, y: g * ((y < x) + 0.5 * (x == y)).astype(g.dtype),
+)
+
+
+@primitive
+def where(condition, x, y):
+    """``x`` where ``condition`` is true, else ``y`` (all broadcast together)."""
+    return np.where(condition, x, y)
+
+
+defvjp(
+    where,
+    None,
+    lambda g, out, c, x, y: np.where(c, g, 0).astype(g.dtype),
+    lambda g, out, c, x, y: np.where(c, 0, g).astype(g.dtype),
+)
+
+
+@primitive(nargs=1)
+def clip(x, x_min=None, x_max=None):
+    """Limit ``x`` to ``[x_min, x_max]``; the gradient passes where ``x_min <= x <= x_max``."""
+    out = np.clip(x, x_min, x_max)
+    return out.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else out
+
+
+def _clip_vjp(g, out, x, x_min=None, x_max=None):
+    mask = np.ones(np.shape(x), dtype=bool)
+    if x_min is not None:
+        mask &= x >= x_min
+    if x_max is not None:
+        mask &= x <= x_max
+    return g * mask
+
+
+defvjp(clip, _clip_vjp)
+
+
+@primitive(nargs=1)
+def astype(x, dtype):
+    """Cast to ``dtype``; the gradient is cast back to ``x``'s dtype."""
+    return x.astype(dtype)
+
+
+defvjp(astype, lambda g, out, x, dtype: g.astype(x.dtype))
+
+
+def _nondiff(name, fn):
+    op = nondifferentiable(fn, name=name)
+    op.__doc__ = f"Elementwise ``{name}`` (not differentiable; the result never requires grad)."
+    return op
+
+
+equal = _nondiff("equal", lambda x, y: np.equal(x, y))
+not_equal = _nondiff("not_equal", lambda x, y: np.not_equal(x, y))
+less = _nondiff("less", lambda x, y: np.less(x, y))
+less_equal = _nondiff("less_equal", lambda x, y: np.less_equal(x, y))
+greater = _nondiff("greater", lambda x, y: np.greater(x, y))
+greater_equal = _nondiff("greater_equal", lambda x, y: np.greater_equal(x, y))
+logical_and = _nondiff("logical_and", lambda x, y: np.logical_and(x, y))
+logical_or = _nondiff("logical_or", lambda x, y: np.logical_or(x, y))
+logical_not = _nondiff("logical_not", lambda x: np.logical_not(x))
+floor = _nondiff("floor", lambda x: np.floor(x))
+ceil = _nondiff("ceil", lambda x: np.ceil(x))
+round = _nondiff("round", lambda x, decimals=0: np.round(x, decimals))  # noqa: A001
+isfinite = _nondiff("isfinite", lambda x: np.isfinite(x))
+isnan = _nondiff("isnan", lambda x: np.isnan(x))

@@ -1,0 +1,194 @@
+"""Reductions over ``axis`` (an int, a tuple of ints, or None for all) with ``keepdims``.
+
+max/min split the gradient evenly among tied elements; ``norm`` at the zero vector has
+gradient 0; ``var``/``std`` use ``ddof=0`` by default (NumPy and Keras; PyTorch defaults to 1).
+"""
+
+from __future__ import annotations
+
+from ..autodiff.primitive import defvjp, nondifferentiable, primitive
+from ..backend import np
+from .elementwise import abs as _abs
+from .elementwise import sqrt
+
+__all__ = ["sum", "mean", "max", "min", "prod", "var", "std", "logsumexp", "norm", "argmax",
+           "argmin"]  # fmt: skip
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, np.integer)):
+        axis = (axis,)
+    return tuple(int(a) % ndim if ndim else 0 for a in axis)
+
+
+def _keep(g, x, axis, keepdims):
+    """Reshape a reduced gradient so it broadcasts against ``x``."""
+    if keepdims or x.ndim == 0:
+        return g
+    return np.expand_dims(g, _axes(axis, x.ndim))
+
+
+def _count(x, axis):
+    n = 1
+    for a in _axes(axis, x.ndim):
+        n *= x.shape[a]
+    return n
+
+
+@primitive(nargs=1)
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
+    """Sum over ``axis``."""
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _expand(g, x):
+    """``g`` broadcast to ``x``'s shape as a new array (cheaper than ``np.broadcast_to``)."""
+    res = np.empty(x.shape, dtype=g.dtype)
+    res[...] = g
+    return res
+
+
+defvjp(sum, lambda g, out, x, axis=None, keepdims=False: _expand(_keep(g, x, axis, keepdims), x))
+
+
+@primitive(nargs=1)
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis`` (NaN for an empty reduction, as NumPy)."""
+    if x.size == 0 or _count(x, axis) == 0:
+        return np.full(np.sum(x, axis=axis, keepdims=keepdims).shape, np.nan, dtype=x.dtype)
+    out = np.mean(x, axis=axis, keepdims=keepdims)
+    return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
+
+
+def _mean_vjp(g, out, x, axis=None, keepdims=False):
+    n = _count(x, axis)
+    return _expand(_keep(g, x, axis, keepdims) / max(n, 1), x)
+
+
+defvjp(mean, _mean_vjp)
+
+
+def _extreme_vjp(g, out, x, axis=None, keepdims=False):
+    o = _keep(out, x, axis, keepdims)
+    mask = (x == o).astype(g.dtype)
+    # NOTE: ties share the gradient evenly (torch.amax convention).
+    return mask * _keep(g, x, axis, keepdims) / np.sum(mask, axis=axis, keepdims=True)
+
+
+@primitive(nargs=1)
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the gradient evenly."""
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+defvjp(max, _extreme_vjp)
+
+
+@primitive(nargs=1)
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    """Minimum over ``axis``; tied minima share the gradient evenly."""
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+defvjp(min, _extreme_vjp)
+
+
+@primitive(nargs=1)
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``. The gradient is exact with zeros present (no division by 0)."""
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def _prod_vjp(g, out, x, axis=None, keepdims=False):
+    zeros = x == 0
+    nz = np.sum(zeros, axis=axis, keepdims=True)
+    x_nz = np.where(zeros, 1, x)
+    p_nz = np.prod(x_nz, axis=axis, keepdims=True)
+    # one zero: only it gets the product of the others; two or more: everything gets 0
+    d = np.where(zeros, np.where(nz == 1, p_nz, 0), np.where(nz == 0, p_nz / x_nz, 0))
+    return d * _keep(g, x, axis, keepdims)
+
+
+defvjp(prod, _prod_vjp)
+
+
+@primitive(nargs=1)
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance ``mean((x - mean(x))**2)`` over ``axis`` with ``ddof`` (default 0)."""
+    return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof).astype(x.dtype, copy=False)
+
+
+def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    n = _count(x, axis)
+    c = x - np.mean(x, axis=axis, keepdims=True)
+    return _keep(g, x, axis, keepdims) * c * (2.0 / max(n - ddof, 1))
+
+
+defvjp(var, _var_vjp)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation ``sqrt(var(x))`` over ``axis`` (``ddof`` default 0)."""
+    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+@primitive(nargs=1)
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x), axis))`` with the maximum subtracted first (finite for +-1000)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=_axes(axis, x.ndim))
+
+
+defvjp(
+    logsumexp,
+    lambda g, out, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims)
+    * np.exp(x - _keep(out, x, axis, keepdims)),
+)
+
+
+@primitive(nargs=1)
+def _l2norm(x, axis=None, keepdims=False):
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def _l2norm_vjp(g, out, x, axis=None, keepdims=False):
+    o = _keep(out, x, axis, keepdims)
+    # NOTE: the norm is not differentiable at 0; we return the subgradient 0 there.
+    safe = np.where(o == 0, 1, o)
+    return _keep(g, x, axis, keepdims) * np.where(o == 0, 0, x / safe)
+
+
+defvjp(_l2norm, _l2norm_vjp)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's name
+    """Vector norm over ``axis``: ``ord`` None/2/'fro' (Euclidean), 1, or ``inf``.
+
+    The Euclidean norm of the zero vector has gradient 0.
+
+    Raises:
+        ValueError: for another ``ord``.
+    """
+    if ord in (None, 2, "fro", "euclidean"):
+        return _l2norm(x, axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return sum(_abs(x), axis=axis, keepdims=keepdims)
+    if ord in (np.inf, "inf"):
+        return max(_abs(x), axis=axis, keepdims=keepdims)
+    raise ValueError(f"norm supports ord in (None, 1, 2, 'fro', inf), received ord={ord!r}")
+
+
+@nondifferentiable(nargs=1)
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum along ``axis`` (not differentiable)."""
+    return np.argmax(x, axis=axis, keepdims=keepdims)
+
+
+@nondifferentiable(nargs=1)
+def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum along ``axis`` (not differentiable)."""
+    return np.argmin(x, axis=axis, keepdims=keepdims)
