@@ -1,0 +1,354 @@
+"""``Layer``: the base of every Keras layer and model (Keras 3 ``keras/src/layers/layer.py``).
+
+The contract (DESIGN.md section 5): ``__init__`` validates and stores config; ``build(input_shape)``
+creates weights with ``add_weight``; ``call(inputs, training=None)`` uses only chainrule ops;
+``get_config()`` returns the ``__init__`` arguments; ``__call__`` builds once, on first use.
+Calling a layer on symbolic ``KerasTensor``s (from ``keras.Input``) records the graph for the
+functional API instead of computing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections import defaultdict
+
+from ...autodiff.tensor import Tensor
+from ...backend import floatx, np
+from ..variables import Variable
+from .input_spec import assert_input_compatibility
+
+__all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
+
+_UIDS: dict = defaultdict(int)
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix``, then ``prefix_1``, ``prefix_2``... (Keras's ``backend.get_uid`` naming)."""
+    n = _UIDS[prefix]
+    _UIDS[prefix] += 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def to_snake_case(name: str) -> str:
+    """``"BatchNormalization"`` -> ``"batch_normalization"``, ``"Conv2D"`` -> ``"conv2d"``."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def shape_of(x):
+    """The shape of an array/Tensor/KerasTensor, or a list/dict of shapes for a structure."""
+    if isinstance(x, (list, tuple)):
+        return [shape_of(v) for v in x]
+    if isinstance(x, dict):
+        return {k: shape_of(v) for k, v in x.items()}
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)
+    return tuple(shape)
+
+
+def _is_symbolic(x):
+    from .input_layer import KerasTensor  # noqa: PLC0415 - avoids an import cycle
+
+    if isinstance(x, KerasTensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_is_symbolic(v) for v in x)
+    if isinstance(x, dict):
+        return any(_is_symbolic(v) for v in x.values())
+    return False
+
+
+class Layer:
+    """Base layer.
+
+    Args:
+        activity_regularizer: optional regularizer applied to the output (added to losses).
+        trainable: whether the layer's weights are trained (default True).
+        dtype: the layer's float dtype (default ``floatx()``, float32).
+        name: a unique name (default: the snake-case class name, ``dense``, ``dense_1``, ...).
+        input_shape, input_dim, batch_input_shape: accepted on the first layer of a
+            Sequential model, which turns them into an ``InputLayer`` (as Keras).
+
+    Raises:
+        TypeError: for an unknown keyword argument.
+    """
+
+    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
+                 name=None, **kwargs):  # fmt: skip
+        input_shape = kwargs.pop("input_shape", None)
+        input_dim = kwargs.pop("input_dim", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        kwargs.pop("batch_size", None)
+        if kwargs:
+            raise TypeError(
+                f"unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
+            )
+        object.__setattr__(self, "_tracked", [])  # sub-layers and variables, in order
+        self._own_weights = []  # variables made by add_weight, in creation order
+        self._regularized = []  # (regularizer, variable) pairs
+        self._activity_losses = []
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, received name={name!r}")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.built = False
+        self._trainable = bool(trainable)
+        self.dtype = np.dtype(dtype.get("config", {}).get("name", floatx()) if isinstance(
+            dtype, dict) else (dtype or floatx())).name  # fmt: skip
+        self.autocast = autocast
+        self.input_spec = None
+        self.supports_masking = False
+        self._build_input_shape = None
+        self._output_shape = None
+        self._inbound_nodes = []
+        if activity_regularizer is not None:
+            from .. import regularizers  # noqa: PLC0415
+
+            activity_regularizer = regularizers.get(activity_regularizer)
+        self.activity_regularizer = activity_regularizer
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (None, *tuple(input_shape))
+        elif input_dim is not None:
+            self._batch_input_shape = (None, int(input_dim))
+        else:
+            self._batch_input_shape = None
+        params = inspect.signature(self.call).parameters
+        self._call_has_training = "training" in params
+        self._call_has_mask = "mask" in params
+
+    # -- attribute tracking (sub-layers and variables assigned as attributes) ------------
+    def __setattr__(self, name, value):
+        tracked = self.__dict__.get("_tracked")
+        if tracked is not None and not name.startswith("_"):
+            for v in value if isinstance(value, (list, tuple)) else (
+                    value.values() if isinstance(value, dict) else (value,)):  # fmt: skip
+                if isinstance(v, (Layer, Variable)) and all(v is not t for t in tracked):
+                    tracked.append(v)
+        object.__setattr__(self, name, value)
+
+    # -- weights --------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                   regularizer=None, constraint=None, name=None, autocast=True):  # fmt: skip
+        """Create a weight (a ``Variable``) owned by this layer.
+
+        Args:
+            shape: the weight's shape (default ``()``).
+            initializer: a name, an Initializer or a callable ``(shape, dtype)`` (default
+                "glorot_uniform" for float weights, "zeros" otherwise, as Keras).
+            dtype: default the layer's dtype.
+            trainable: whether optimizers update it.
+            regularizer: adds ``regularizer(weight)`` to ``layer.losses``.
+            constraint: applied to the weight after each optimizer step.
+            name: the weight's name (its path is ``layer_name/name``).
+        """
+        from .. import constraints, initializers, regularizers  # noqa: PLC0415
+
+        shape = () if shape is None else tuple(int(s) for s in shape)
+        dtype = dtype or self.dtype
+        if initializer is None:
+            initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
+        init = initializers.get(initializer)
+        var = Variable(init, shape=shape, dtype=dtype, trainable=trainable, name=name)
+        var.path = f"{self.name}/{name}" if name else self.name
+        var._constraint = constraints.get(constraint) if constraint is not None else None
+        self._own_weights.append(var)
+        if regularizer is not None:
+            self._regularized.append((regularizers.get(regularizer), var))
+        return var
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self):
+        return [t for t in self._tracked if isinstance(t, Layer)]
+
+    @property
+    def layers(self):
+        return self._sublayers()
+
+    def _own_variables(self):
+        own = list(self._own_weights)
+        for t in self._tracked:
+            if isinstance(t, Variable) and all(t is not v for v in own):
+                own.append(t)
+        return own
+
+    @property
+    def weights(self):
+        """All weights: trainable first, then non-trainable (Keras order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        if not self._trainable:
+            return []
+        out = [v for v in self._own_variables() if v.trainable]
+        for layer in self._sublayers():
+            out.extend(w for w in layer.trainable_weights if all(w is not o for o in out))
+        return out
+
+    @property
+    def non_trainable_weights(self):
+        out = [v for v in self._own_variables() if not (v.trainable and self._trainable)]
+        for layer in self._sublayers():
+            src = layer.weights if not self._trainable else layer.non_trainable_weights
+            out.extend(w for w in src if all(w is not o for o in out))
+        return out
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self):
+        """The weights' values as a list of NumPy arrays (copies), in ``weights`` order."""
+        return [np.array(w.data, copy=True) for w in self.weights]
+
+    def set_weights(self, weights):
+        """Set the weights from a list of arrays, in ``weights`` order.
+
+        Raises:
+            ValueError: if the count or a shape differs (naming the layer and both shapes).
+        """
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(
+                f"layer {self.name!r} expects {len(own)} weight arrays, received {len(weights)}"
+            )
+        for var, value in zip(own, weights):
+            value = np.asarray(value)
+            if value.shape != var.shape:
+                raise ValueError(
+                    f"layer {self.name!r} weight {var.name!r} has shape {var.shape}, received "
+                    f"an array of shape {value.shape}"
+                )
+        for var, value in zip(own, weights):
+            var.assign(np.asarray(value, dtype=var.dtype))
+
+    def count_params(self) -> int:
+        """The number of scalars in all weights.
+
+        Raises:
+            ValueError: if the layer is not built yet.
+        """
+        if not self.built:
+            raise ValueError(
+                f"layer {self.name!r} is not built yet: call it on data or build it first"
+            )
+        return int(sum(w.data.size for w in self.weights))
+
+    @property
+    def losses(self):
+        """Regularization losses (scalar Tensors) of this layer and its sub-layers."""
+        out = [reg(var) for reg, var in self._regularized]
+        out.extend(self._activity_losses)
+        for layer in self._sublayers():
+            out.extend(layer.losses)
+        return out
+
+    # -- building and calling -------------------------------------------------------------
+    def build(self, input_shape=None):
+        """Create weights for inputs of ``input_shape``; the default creates none."""
+        self.built = True
+
+    def _maybe_build(self, inputs):
+        shape = shape_of(inputs)
+        if self.input_spec is not None and not isinstance(shape, (list, dict)):
+            assert_input_compatibility(self.input_spec, shape, self.name)
+        if not self.built:
+            self._build_input_shape = shape
+            self.build(shape)
+            self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        """The computation; subclasses override it. The default returns the inputs."""
+        return inputs
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            raise ValueError(f"layer {self.name!r} was called without inputs")
+        inputs = args[0]
+        if _is_symbolic(inputs):
+            from .input_layer import symbolic_call  # noqa: PLC0415
+
+            return symbolic_call(self, args, kwargs)
+        if not self._call_has_training:
+            kwargs.pop("training", None)
+        if not self._call_has_mask:
+            kwargs.pop("mask", None)
+        if self.autocast and isinstance(inputs, (np.ndarray, Tensor)) and inputs.dtype.kind == "f" \
+                and inputs.dtype != self.dtype:  # fmt: skip
+            inputs = inputs.astype(self.dtype)
+            args = (inputs, *args[1:])
+        if not self.built or self.input_spec is not None:
+            self._maybe_build(inputs)
+        out = self.call(*args, **kwargs)
+        if self.activity_regularizer is not None:
+            self._activity_losses = [self.activity_regularizer(out) / max(1, out.shape[0])]
+        return out
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape`` (found by a symbolic call when not overridden)."""
+        from .input_layer import KerasTensor  # noqa: PLC0415
+
+        out = self(KerasTensor(tuple(input_shape), dtype=self.dtype))
+        return out.shape
+
+    @property
+    def output_shape(self):
+        if self._output_shape is None:
+            raise AttributeError(f"layer {self.name!r} has not been called yet; no output shape")
+        return self._output_shape
+
+    @property
+    def input_shape(self):
+        if self._build_input_shape is None:
+            raise AttributeError(f"layer {self.name!r} has not been built yet; no input shape")
+        return self._build_input_shape
+
+    # -- config -------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor arguments (Keras keys: name, trainable, dtype, ...)."""
+        from ..saving.serialization import dtype_policy_config  # noqa: PLC0415
+
+        return {"name": self.name, "trainable": self.trainable,
+                "dtype": dtype_policy_config(self.dtype)}  # fmt: skip
+
+    @classmethod
+    def from_config(cls, config):
+        """Recreate the layer from ``get_config()``'s output."""
+        config = dict(config)
+        return cls(**config)
+
+    def get_build_config(self):
+        if self._build_input_shape is None:
+            return None
+        return {"input_shape": _jsonable_shape(self._build_input_shape)}
+
+    def build_from_config(self, config):
+        if config and "input_shape" in config and not self.built:
+            shape = config["input_shape"]
+            self.build(tuple(shape) if not isinstance(shape[0], (list, tuple)) else shape)
+            self._build_input_shape = shape
+            self.built = True
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _jsonable_shape(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [_jsonable_shape(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: _jsonable_shape(v) for k, v in shape.items()}
+    return [None if s is None else int(s) for s in shape]

@@ -1,0 +1,114 @@
+"""``keras.Model``: a Layer with the training API. ``Model(inputs, outputs)`` builds a
+functional model; subclass it and define ``call`` for a model of your own (Keras 3
+``keras/src/models/model.py``)."""
+
+from __future__ import annotations
+
+from ...autodiff.tensor import Tensor
+from ...backend import np
+from ..layers.layer import Layer
+from ..trainers.trainer import Trainer
+
+__all__ = ["Model", "adjust_input_rank"]
+
+
+def adjust_input_rank(x, ref_shape, input_name="input"):
+    """Keras's ``Functional._adjust_input_rank``: add a trailing axis of 1 when ``x`` lacks
+    it, drop one when ``x`` has an extra one; otherwise the ranks must agree.
+
+    Raises:
+        ValueError: naming the expected shape (with None for the batch) and the received one,
+            and a feature count that differs from the model's.
+    """
+    shape = tuple(x.shape)
+    ref_rank = len(ref_shape)
+    if len(shape) == ref_rank - 1 and ref_shape[-1] == 1:
+        x = x.reshape(*shape, 1) if isinstance(x, Tensor) else np.expand_dims(x, -1)
+    elif len(shape) == ref_rank + 1 and shape[-1] == 1:
+        x = x.reshape(*shape[:-1]) if isinstance(x, Tensor) else np.squeeze(x, -1)
+    elif len(shape) != ref_rank:
+        hint = " If you meant a single sample, add a batch axis: x[None]." if (
+            len(shape) == ref_rank - 1) else ""  # fmt: skip
+        raise ValueError(
+            f"Invalid input shape for {input_name}. Expected shape {tuple(ref_shape)}, but "
+            f"input has incompatible shape {shape}.{hint}"
+        )
+    got = tuple(x.shape)
+    for want, have in zip(ref_shape[1:], got[1:]):
+        if want is not None and want != have:
+            raise ValueError(
+                f"Invalid input shape for {input_name}. Expected shape {tuple(ref_shape)}, but "
+                f"input has incompatible shape {got}: the model was built for {want} features "
+                f"on that axis and received {have}."
+            )
+    return x
+
+
+class Model(Trainer, Layer):
+    """A trainable group of layers.
+
+    ``Model(inputs, outputs, name=None)`` makes a functional model from symbolic tensors
+    (``keras.Input``); subclasses define layers in ``__init__`` and the forward in
+    ``call(inputs, training=None)``.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional  # noqa: PLC0415
+
+            return Functional(*args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        trainable = kwargs.pop("trainable", True)
+        name = kwargs.pop("name", None)
+        dtype = kwargs.pop("dtype", None)
+        Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
+        self._init_trainer()
+
+    def build(self, input_shape=None):
+        """Build by calling the model on symbolic input of ``input_shape``."""
+        if self.built:
+            return
+        if input_shape is not None:
+            from ..layers.input_layer import KerasTensor  # noqa: PLC0415
+
+            shape = tuple(input_shape)
+            Layer.__call__(self, KerasTensor(shape))
+        self.built = True
+
+    def get_layer(self, name=None, index=None):
+        """The layer with this ``name`` (or at this ``index``).
+
+        Raises:
+            ValueError: naming the missing layer and the model's layer names.
+        """
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"index {index} is out of range: the model has {len(layers)} layers"
+                )
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"no such layer: {name!r}; the layers are {[la.name for la in layers]}"
+        )
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):  # fmt: skip
+        """Print Keras's table: layer (type), output shape, parameter count, and totals."""
+        from ..utils.summary_utils import print_summary  # noqa: PLC0415
+
+        print_summary(self, line_length=line_length, print_fn=print_fn)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    def __reduce__(self):
+        raise TypeError(
+            "chainrule models are not pickled (pickle can run code when loaded); use "
+            "model.save('file.keras') or model.get_weights()"
+        )

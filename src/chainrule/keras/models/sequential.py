@@ -1,0 +1,146 @@
+"""``keras.Sequential``: a plain stack of layers (Keras 3 ``keras/src/models/sequential.py``)."""
+
+from __future__ import annotations
+
+from ..layers.input_layer import InputLayer, KerasTensor
+from ..layers.layer import Layer
+from .model import Model, adjust_input_rank
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """A linear stack of layers, each fed the previous one's output.
+
+    Args:
+        layers: optional list of layers (the first may be ``keras.Input(...)``, an
+            ``InputLayer``, or a layer given ``input_shape=``).
+        trainable: default True.
+        name: default "sequential", "sequential_1", ...
+
+    The model is built as soon as its input shape is known: from an Input, from
+    ``input_shape=`` on the first layer, or from the first data it sees.
+
+    Raises:
+        TypeError: when something that is not a layer is added.
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(trainable=trainable, name=name)
+        self._stack = []
+        self._input_layer = None
+        for layer in layers or []:
+            self.add(layer, rebuild=False)
+        self._maybe_build_from_input()
+
+    def add(self, layer, rebuild=True):
+        """Append a layer (or set the input from ``keras.Input``).
+
+        Raises:
+            TypeError: if ``layer`` is not a Layer or an Input tensor.
+        """
+        if isinstance(layer, KerasTensor):
+            node = layer._history[0] if layer._history else None
+            if node is None or not isinstance(node.layer, InputLayer):
+                raise TypeError("only keras.Input(...) tensors can be added to a Sequential")
+            layer = node.layer
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential.add expects a Layer instance, received {type(layer).__name__}: "
+                f"{layer!r}"
+            )
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_layer is not None:
+                raise ValueError("an InputLayer can only be the first layer of a Sequential")
+            self._input_layer = layer
+        else:
+            if not self._stack and self._input_layer is None and layer._batch_input_shape:
+                self._input_layer = InputLayer(batch_shape=layer._batch_input_shape)
+            if any(layer is other for other in self._stack):
+                raise ValueError(f"layer {layer.name!r} is already in this Sequential model")
+            self._stack.append(layer)
+            self._tracked.append(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_build_from_input()
+
+    def pop(self, rebuild=True):
+        """Remove and return the last layer.
+
+        Raises:
+            IndexError: when there are no layers.
+        """
+        if not self._stack:
+            raise IndexError("there are no layers to pop from this Sequential model")
+        layer = self._stack.pop()
+        self._tracked.remove(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_build_from_input()
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def _maybe_build_from_input(self):
+        if self._input_layer is not None and self._stack:
+            self.build(self._input_layer.batch_shape)
+
+    def build(self, input_shape=None):
+        if input_shape is None:
+            raise ValueError("Sequential.build needs input_shape")
+        shape = tuple(input_shape)
+        if self._input_layer is None:
+            self._input_layer = InputLayer(batch_shape=(None, *shape[1:]))
+        x = KerasTensor(shape, dtype=self._input_layer.dtype)
+        for layer in self._stack:
+            x = layer(x)
+        self._build_input_shape = shape
+        self._output_shape = x.shape if isinstance(x, KerasTensor) else None
+        self.built = True
+
+    @property
+    def input_shape(self):
+        if self._input_layer is None:
+            raise AttributeError(f"model {self.name!r} has no defined input shape yet")
+        return self._input_layer.batch_shape
+
+    def __call__(self, inputs, training=None, mask=None, **kwargs):
+        from ..layers.layer import _is_symbolic  # noqa: PLC0415
+
+        if _is_symbolic(inputs):
+            return Layer.__call__(self, inputs, training=training, **kwargs)
+        if not self.built:
+            shape = tuple(inputs.shape) if hasattr(inputs, "shape") else None
+            if self._input_layer is None and shape is not None:
+                self.build((None, *shape[1:]))
+            elif self._input_layer is not None:
+                self.build(self._input_layer.batch_shape)
+        return self.call(inputs, training=training)
+
+    def call(self, inputs, training=None, mask=None):
+        if self._input_layer is not None:
+            inputs = adjust_input_rank(inputs, self._input_layer.batch_shape,
+                                       f"input {self._input_layer.name!r}")  # fmt: skip
+        x = inputs
+        for layer in self._stack:
+            x = layer(x, training=training)
+        return x
+
+    @property
+    def output_names(self):
+        return [self._stack[-1].name] if self._stack else []
+
+    def get_config(self):
+        from ..layers.serialization import serialize_layer  # noqa: PLC0415
+
+        layers = []
+        if self._input_layer is not None:
+            layers.append(serialize_layer(self._input_layer))
+        layers.extend(serialize_layer(la) for la in self._stack)
+        cfg = {"name": self.name, "trainable": self.trainable, "layers": layers}
+        if self._build_input_shape is not None:
+            cfg["build_input_shape"] = [None if s is None else int(s)
+                                        for s in self._build_input_shape]  # fmt: skip
+        return cfg

@@ -1,0 +1,222 @@
+"""Turning user data (arrays, lists, Tensors, dicts, generators, PyDataset) into batches.
+
+Arrays are sliced batch by batch (``x[idx[i:i + b]]``), never collated per sample; without
+shuffling, batches are views, so a ``numpy.memmap`` is never copied whole. Float data is
+cast to the model's float type per batch; a small float64 array is cast once up front.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...autodiff.tensor import Tensor
+from ...backend import np, rng
+
+__all__ = ["standardize", "num_samples", "ArrayBatches", "tree_map", "tree_flatten", "split",
+           "is_generator_like", "unpack"]  # fmt: skip
+
+_CAST_UPFRONT_BYTES = 64 * 2**20
+
+
+def tree_map(fn, x):
+    """Apply ``fn`` to every leaf of a list/tuple/dict structure."""
+    if isinstance(x, list):
+        return [tree_map(fn, v) for v in x]
+    if isinstance(x, tuple):
+        return tuple(tree_map(fn, v) for v in x)
+    if isinstance(x, dict):
+        return {k: tree_map(fn, v) for k, v in x.items()}
+    return fn(x)
+
+
+def tree_flatten(x):
+    if isinstance(x, (list, tuple)):
+        return [y for v in x for y in tree_flatten(v)]
+    if isinstance(x, dict):
+        return [y for v in x.values() for y in tree_flatten(v)]
+    return [x]
+
+
+def _to_array(v, floatx):
+    if v is None:
+        return None
+    if isinstance(v, Tensor):
+        v = v.data
+    if hasattr(v, "to_numpy") and not isinstance(v, np.ndarray):  # pandas
+        v = v.to_numpy()
+    if not isinstance(v, np.ndarray):
+        v = np.asarray(v)
+    if v.dtype.kind not in "biuf":
+        raise TypeError(f"data must be numeric, received an array of dtype {v.dtype}")
+    if v.dtype.kind == "f" and v.dtype != floatx and v.nbytes <= _CAST_UPFRONT_BYTES:
+        v = v.astype(floatx)
+    return v
+
+
+def _leaf_is_list_of_numbers(x):
+    return isinstance(x, list) and x and not isinstance(x[0], (np.ndarray, Tensor, dict))
+
+
+def standardize(x, floatx="float32"):
+    """Arrays for a structure of user data; a plain nested list of numbers is one array."""
+    if x is None:
+        return None
+    if _leaf_is_list_of_numbers(x) and not any(isinstance(v, (list, tuple)) and v and
+                                               isinstance(v[0], np.ndarray) for v in x):  # fmt: skip
+        try:
+            return _to_array(x, np.dtype(floatx))
+        except (ValueError, TypeError):
+            pass
+    return tree_map(lambda v: _to_array(v, np.dtype(floatx)), x)
+
+
+def num_samples(*structures):
+    """The common first-axis length of every array in the structures.
+
+    Raises:
+        ValueError: naming the sizes when they differ, or for a 0-d array.
+    """
+    sizes = []
+    for name, s in structures:
+        for a in tree_flatten(s):
+            if a is None:
+                continue
+            if a.ndim == 0:
+                raise ValueError(f"{name} must have a batch axis, received a 0-d array")
+            sizes.append((name, a.shape[0]))
+    if not sizes:
+        raise ValueError("no data was given: x is None")
+    n = sizes[0][1]
+    for name, m in sizes[1:]:
+        if m != n:
+            listing = ", ".join(f"{nm}: {sz}" for nm, sz in sizes)
+            raise ValueError(
+                f"data cardinality is ambiguous: make sure all arrays contain the same number "
+                f"of samples. Received sizes {listing}"
+            )
+    return n
+
+
+def _take(struct, idx, floatx):
+    def take(a):
+        if a is None:
+            return None
+        b = a[idx]
+        if b.dtype.kind == "f" and b.dtype != floatx:
+            b = b.astype(floatx)
+        return b
+
+    if isinstance(struct, np.ndarray):
+        return take(struct)
+    return tree_map(take, struct)
+
+
+def split(structs, validation_split):
+    """Keras's rule: the last ``validation_split`` fraction of samples (before shuffling)
+    is held out; ``split_at = floor(n * (1 - validation_split))``.
+
+    Raises:
+        ValueError: when either part would be empty.
+    """
+    n = num_samples(*[("x", s) for s in structs if s is not None])
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"training data contains {n} samples, which is not sufficient to split it into a "
+            f"validation and training set as specified by validation_split={validation_split}. "
+            "Either provide more data, or a different value for validation_split"
+        )
+    first = [None if s is None else tree_map(lambda a: a[:split_at], s) for s in structs]
+    second = [None if s is None else tree_map(lambda a: a[split_at:], s) for s in structs]
+    return first, second
+
+
+class ArrayBatches:
+    """Batches of ``(x, y, sample_weight)`` from in-memory arrays.
+
+    Args:
+        x, y, sample_weight: array structures with a common first axis.
+        batch_size: default 32 (Keras). The last partial batch is kept.
+        shuffle: True for a fresh permutation each epoch (from chainrule's generator),
+            "batch" to shuffle within batches, False for the given order.
+    """
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False,
+                 floatx="float32"):  # fmt: skip
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        self.n = num_samples(("x", x), ("y", y), ("sample_weight", sample_weight))
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.floatx = np.dtype(floatx)
+        self.steps = max(1, math.ceil(self.n / batch_size)) if self.n else 0
+
+    def __iter__(self):
+        n, b, fx = self.n, self.batch_size, self.floatx
+        if self.shuffle and self.shuffle != "batch":
+            order = rng().permutation(n)
+            for i in range(0, n, b):
+                idx = order[i:i + b]
+                yield (_take(self.x, idx, fx), _take(self.y, idx, fx),
+                       _take(self.sample_weight, idx, fx))  # fmt: skip
+        else:
+            for i in range(0, n, b):
+                idx = slice(i, min(i + b, n))
+                if self.shuffle == "batch":
+                    idx = np.arange(idx.start, idx.stop)
+                    rng().shuffle(idx)
+                yield (_take(self.x, idx, fx), _take(self.y, idx, fx),
+                       _take(self.sample_weight, idx, fx))  # fmt: skip
+
+
+def is_generator_like(x):
+    """True for a generator/iterator or a Keras ``PyDataset``-like object (``__getitem__`` and
+    ``__len__`` returning batches), which yields ready batches."""
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict, Tensor)):
+        return False
+    return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__")
+                                      and not hasattr(x, "shape"))  # fmt: skip
+
+
+def unpack(data):
+    """``(x, y, sample_weight)`` from a batch given as ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)`` (Keras's ``unpack_x_y_sample_weight``)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(
+        f"data must be x, (x,), (x, y) or (x, y, sample_weight); received a tuple of "
+        f"{len(data)} elements"
+    )
+
+
+class GeneratorBatches:
+    """Batches from a generator, iterator or PyDataset (one pass per epoch)."""
+
+    def __init__(self, source, steps=None, floatx="float32"):
+        self.source = source
+        self.floatx = floatx
+        self.steps = steps if steps is not None else (len(source) if hasattr(source, "__len__")
+                                                      else None)  # fmt: skip
+
+    def __iter__(self):
+        src = self.source
+        if hasattr(src, "__getitem__") and hasattr(src, "__len__"):
+            it = (src[i] for i in range(len(src)))
+        else:
+            it = src
+        for k, batch in enumerate(it):
+            if self.steps is not None and k >= self.steps:
+                break
+            x, y, sw = unpack(batch)
+            yield standardize(x, self.floatx), standardize(y, self.floatx), standardize(
+                sw, self.floatx
+            )
+        if hasattr(src, "on_epoch_end"):
+            src.on_epoch_end()

@@ -1,0 +1,427 @@
+"""``compile``, ``fit``, ``evaluate``, ``predict`` and the per-batch methods (Keras 3
+``keras/src/trainers/trainer.py`` and ``keras/src/backend/torch/trainer.py``).
+
+A training step is: forward, loss, ``grad(loss, trainable_weights)``, then
+``optimizer.apply(grads, trainable_weights)``. The epoch ``loss`` is the batch-size-weighted
+mean of the per-batch losses, each computed before that batch's update (as Keras).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from ...autodiff.engine import grad as _grad
+from ...autodiff.grad_mode import no_grad
+from ...autodiff.tensor import Tensor
+from ...backend import np
+from . import data_adapter as da
+from .compile_utils import CompileLoss, CompileMetrics
+
+__all__ = ["Trainer"]
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {expected}, received {name}={value!r}")
+    return int(value)
+
+
+def _class_weight_to_sample_weight(y, class_weight):
+    y = np.asarray(y)
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        labels = np.argmax(y, axis=-1)
+    else:
+        labels = np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
+    missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+    if missing:
+        raise ValueError(
+            f"class_weight has no entry for classes {missing}; it has keys "
+            f"{sorted(class_weight)}"
+        )
+    lookup = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([lookup[int(c)] for c in labels], dtype="float32")
+
+
+def _verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2, True, False):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received verbose={verbose!r}")
+    return int(verbose)
+
+
+class Trainer:
+    """The training API mixed into ``keras.Model``."""
+
+    def _init_trainer(self):
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._compile_loss = None
+        self._compile_metrics = None
+        self._loss_sum = 0.0
+        self._loss_count = 0
+        self._compile_config = None
+
+    # -- compile --------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):  # fmt: skip
+        """Configure training (defaults match Keras 3: ``optimizer="rmsprop"``).
+
+        Args:
+            optimizer: a name or an Optimizer.
+            loss: a name, a function ``(y_true, y_pred)``, a Loss, or a list/dict per output.
+            loss_weights: weights of each output's loss in the total.
+            metrics: names, functions or Metric objects (``"accuracy"`` picks binary, sparse
+                or categorical accuracy from the loss and shapes, as Keras).
+            weighted_metrics: metrics that use ``sample_weight``.
+
+        Raises:
+            ValueError: for an unknown optimizer, loss or metric name (listing valid names).
+        """
+        from .. import losses as losses_mod  # noqa: PLC0415
+        from .. import metrics as metrics_mod  # noqa: PLC0415
+        from .. import optimizers  # noqa: PLC0415
+
+        self.optimizer = optimizers.get(optimizer)
+        for ident in da.tree_flatten(loss):  # validate names now, not on the first batch
+            if isinstance(ident, str) and ident not in ("crossentropy", "ce"):
+                losses_mod.get(ident)
+        for ident in da.tree_flatten([metrics, weighted_metrics]):
+            if isinstance(ident, str) and ident not in ("accuracy", "acc", "crossentropy", "ce"):
+                metrics_mod.get(ident)
+        self.loss = loss
+        names = getattr(self, "output_names", None)
+        self._compile_loss = CompileLoss(loss, loss_weights, names) if loss is not None else None
+        self._compile_metrics = CompileMetrics(metrics, weighted_metrics, loss, names)
+        self.compiled = True
+        self._compile_config = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
+                                "metrics": metrics, "weighted_metrics": weighted_metrics}  # fmt: skip
+
+    def _assert_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"you must call compile() before {what}() on model {self.name!r}")
+
+    @property
+    def metrics(self):
+        out = []
+        if self._compile_metrics is not None:
+            out.extend(self._compile_metrics.metrics)
+        return out
+
+    @property
+    def metrics_names(self):
+        return ["loss", *[m.name for m in self.metrics]]
+
+    def reset_metrics(self):
+        self._loss_sum = 0.0
+        self._loss_count = 0
+        if self._compile_metrics is not None:
+            self._compile_metrics.reset_state()
+
+    def get_metrics_result(self):
+        """The current ``{"loss": ..., metric: ...}`` (Python floats)."""
+        logs = {}
+        if self._loss_count:
+            logs["loss"] = self._loss_sum / self._loss_count
+        if self._compile_metrics is not None:
+            for k, v in self._compile_metrics.result().items():
+                logs[k] = v
+        return logs
+
+    # -- losses ---------------------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss plus the regularization losses in ``model.losses``.
+
+        Raises:
+            ValueError: if the model was compiled without a loss and adds none itself.
+        """
+        total = None
+        if self._compile_loss is not None and y is not None:
+            total = self._compile_loss(y, y_pred, sample_weight)
+        for extra in self.losses:
+            total = extra if total is None else total + extra
+        if total is None:
+            raise ValueError(
+                "no loss to optimize: pass loss= to compile(), or y to fit(), or add losses"
+            )
+        return total
+
+    def _track_loss(self, loss, batch_size):
+        value = float(loss.data if isinstance(loss, Tensor) else loss)
+        self._loss_sum += value * batch_size
+        self._loss_count += batch_size
+
+    # -- steps (override train_step/test_step to customise fit/evaluate) -------------------
+    def train_step(self, data):
+        """One optimisation step on a batch; returns the running metrics dict."""
+        x, y, sample_weight = da.unpack(data)
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(x, y, y_pred, sample_weight)
+        self._track_loss(loss, _batch_len(x))
+        trainable = self._trainable_cache or self.trainable_weights
+        grads = _grad(loss, trainable) if trainable else []
+        if trainable:
+            self.optimizer.apply(grads, trainable)
+            self._apply_constraints(trainable)
+        if y is not None and self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return None  # logs are read once per epoch (or per batch when callbacks need them)
+
+    def test_step(self, data):
+        x, y, sample_weight = da.unpack(data)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._track_loss(loss, _batch_len(x))
+        if y is not None and self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return None
+
+    def predict_step(self, data):
+        x, _, _ = da.unpack(data)
+        return self(x, training=False)
+
+    def _apply_constraints(self, variables):
+        for v in variables:
+            c = getattr(v, "_constraint", None)
+            if c is not None:
+                v.assign(np.asarray(c(v.data), dtype=v.dtype))
+
+    def _step_logs(self, returned):
+        return dict(returned) if isinstance(returned, dict) else self.get_metrics_result()
+
+    # -- data -----------------------------------------------------------------------------
+    def _make_batches(self, x, y, sample_weight, batch_size, shuffle, steps=None):
+        if da.is_generator_like(x):
+            if y is not None:
+                raise ValueError("y must be None when x is a generator or PyDataset")
+            return da.GeneratorBatches(x, steps, self.dtype)
+        x = self._standardize_x(x)
+        y = da.standardize(y, self.dtype)
+        sample_weight = da.standardize(sample_weight, self.dtype)
+        b = ArrayBatchesChecked(x, y, sample_weight, batch_size, shuffle, self.dtype)
+        return b
+
+    def _standardize_x(self, x):
+        if x is None:
+            raise ValueError("x is None: pass the input data as x")
+        x = da.standardize(x, self.dtype)
+        for a in da.tree_flatten(x):
+            if a is not None and a.ndim >= 1 and a.shape[0] == 0:
+                raise ValueError(f"x is empty: received an array of shape {a.shape}")
+        return x
+
+    # -- fit ------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):  # fmt: skip
+        """Train for ``epochs`` epochs; returns the ``History`` (Keras 3 defaults:
+        ``batch_size=32``, ``shuffle=True``, ``verbose="auto"`` = 1).
+
+        ``validation_split`` holds out the last fraction of the samples, before shuffling.
+
+        Raises:
+            RuntimeError: if the model is not compiled.
+            ValueError: for batch_size <= 0, epochs < 0, validation_split outside [0, 1),
+                mismatched x/y lengths, empty x, or a split leaving an empty part.
+        """
+        from ..callbacks import CallbackList  # noqa: PLC0415
+
+        self._assert_compiled("fit")
+        batch_size = 32 if batch_size is None else _check_int("batch_size", batch_size, 1)
+        epochs = _check_int("epochs", epochs, 0)
+        verbose = _verbose(verbose)
+        if not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
+            raise ValueError(
+                f"validation_split must be a float in [0, 1), received "
+                f"validation_split={validation_split!r}"
+            )
+        val = None
+        if validation_data is not None:
+            val = da.unpack(validation_data)
+        elif validation_split and not da.is_generator_like(x):
+            x_ = self._standardize_x(x)
+            y_ = da.standardize(y, self.dtype)
+            sw_ = da.standardize(sample_weight, self.dtype)
+            (x, y, sample_weight), val = da.split([x_, y_, sw_], validation_split)
+        if class_weight is not None and y is not None:
+            cw = _class_weight_to_sample_weight(da.standardize(y, self.dtype), class_weight)
+            sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
+        batches = self._make_batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
+        self._build_for_data(batches)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                           verbose=verbose, epochs=epochs, steps=batches.steps)  # fmt: skip
+        batch_hooks = getattr(cbs, "has_batch_hooks", True)
+        self.stop_training = False
+        self._trainable_cache = self.trainable_weights
+        self.optimizer.build(self._trainable_cache)
+        custom_step = type(self).train_step is not Trainer.train_step
+        cbs.on_train_begin()
+        epoch_logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            returned = None
+            for step, data in enumerate(batches):
+                if batch_hooks:
+                    cbs.on_train_batch_begin(step)
+                returned = self.train_step(data)
+                if batch_hooks:
+                    cbs.on_train_batch_end(step, self._step_logs(returned))
+                if self.stop_training:
+                    break
+            epoch_logs = self._step_logs(returned) if custom_step else self.get_metrics_result()
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self.evaluate(val[0], val[1], sample_weight=val[2],
+                                         batch_size=validation_batch_size or batch_size,
+                                         steps=validation_steps, verbose=0,
+                                         return_dict=True)  # fmt: skip
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        self._trainable_cache = None
+        cbs.on_train_end(epoch_logs)
+        return self.history
+
+    _trainable_cache = None
+
+    def _build_for_data(self, batches):
+        """Build the model on the first batch's shape (before callbacks see it)."""
+        if self.built:
+            return
+        for data in batches:
+            x, _, _ = da.unpack(data) if isinstance(batches, da.GeneratorBatches) else data
+            with no_grad():
+                self(x, training=False)
+            break
+
+    # -- evaluate / predict ---------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, **kwargs):  # fmt: skip
+        """The loss (and metrics) on the data, averaged over samples.
+
+        Returns:
+            the loss as a float when there are no metrics; else ``[loss, *metrics]``;
+            a dict when ``return_dict=True``.
+        """
+        from ..callbacks import CallbackList  # noqa: PLC0415
+
+        self._assert_compiled("evaluate")
+        batch_size = 32 if batch_size is None else _check_int("batch_size", batch_size, 1)
+        verbose = _verbose(verbose)
+        batches = self._make_batches(x, y, sample_weight, batch_size, False, steps)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=batches.steps)  # fmt: skip
+        batch_hooks = getattr(cbs, "has_batch_hooks", True)
+        self.reset_metrics()
+        cbs.on_test_begin()
+        returned = None
+        with no_grad():
+            for step, data in enumerate(batches):
+                if batch_hooks:
+                    cbs.on_test_batch_begin(step)
+                returned = self.test_step(data)
+                if batch_hooks:
+                    cbs.on_test_batch_end(step, self._step_logs(returned))
+        logs = self._step_logs(returned)
+        cbs.on_test_end(logs)
+        if return_dict:
+            return logs
+        ordered = [logs[k] for k in self.metrics_names if k in logs]
+        ordered += [logs[k] for k in sorted(logs) if k not in self.metrics_names]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for the inputs, batch by batch with no graph recorded; float32 NumPy arrays
+        (a list or dict of them for several outputs)."""
+        from ..callbacks import CallbackList  # noqa: PLC0415
+
+        batch_size = 32 if batch_size is None else _check_int("batch_size", batch_size, 1)
+        verbose = _verbose(verbose)
+        batches = self._make_batches(x, None, None, batch_size, False, steps)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=batches.steps)  # fmt: skip
+        batch_hooks = getattr(cbs, "has_batch_hooks", True)
+        cbs.on_predict_begin()
+        outs = []
+        with no_grad():
+            for step, data in enumerate(batches):
+                if batch_hooks:
+                    cbs.on_predict_batch_begin(step)
+                out = da.tree_map(_to_numpy, self.predict_step(data))
+                outs.append(out)
+                if batch_hooks:
+                    cbs.on_predict_batch_end(step, {"outputs": out})
+        cbs.on_predict_end()
+        if not outs:
+            raise ValueError("predict received no data")
+        first = outs[0]
+        if isinstance(first, np.ndarray):
+            return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+        if isinstance(first, dict):
+            return {k: np.concatenate([o[k] for o in outs]) for k in first}
+        return type(first)(np.concatenate([o[i] for o in outs]) for i in range(len(first)))
+
+    # -- on one batch ---------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):  # fmt: skip
+        """One training step on exactly this batch; returns the loss (and metrics)."""
+        self._assert_compiled("train_on_batch")
+        x = self._standardize_x(x)
+        y = da.standardize(y, self.dtype)
+        if class_weight is not None and y is not None:
+            sample_weight = _class_weight_to_sample_weight(y, class_weight)
+        sample_weight = da.standardize(sample_weight, self.dtype)
+        da.num_samples(("x", x), ("y", y), ("sample_weight", sample_weight))
+        if not self.built:
+            with no_grad():
+                self(x, training=False)
+        self.optimizer.build(self.trainable_weights)
+        self.reset_metrics()
+        returned = self.train_step((x, y, sample_weight))
+        return self._batch_result(self._step_logs(returned), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on exactly this batch."""
+        self._assert_compiled("test_on_batch")
+        self.reset_metrics()
+        with no_grad():
+            returned = self.test_step((self._standardize_x(x), da.standardize(y, self.dtype),
+                                       da.standardize(sample_weight, self.dtype)))  # fmt: skip
+        return self._batch_result(self._step_logs(returned), return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for exactly this batch, as NumPy arrays."""
+        with no_grad():
+            out = self.predict_step((self._standardize_x(x),))
+        return da.tree_map(_to_numpy, out)
+
+    def _batch_result(self, logs, return_dict):
+        if return_dict:
+            return logs
+        values = [logs[k] for k in self.metrics_names if k in logs]
+        return values[0] if len(values) == 1 else values
+
+
+def _to_numpy(t):
+    return t.numpy() if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _batch_len(x):
+    first = da.tree_flatten(x)[0]
+    return first.shape[0] if hasattr(first, "shape") and len(first.shape) else 1
+
+
+class ArrayBatchesChecked(da.ArrayBatches):
+    """Array batches; ``steps`` is the number per epoch (``math.ceil(n / batch_size)``)."""
+
+    def __init__(self, x, y, sample_weight, batch_size, shuffle, floatx):
+        super().__init__(x, y, sample_weight, batch_size, shuffle, floatx)
+        self.steps = math.ceil(self.n / batch_size)
