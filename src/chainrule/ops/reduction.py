@@ -6,6 +6,8 @@ gradient 0; ``var``/``std`` use ``ddof=0`` by default (NumPy and Keras; PyTorch 
 
 from __future__ import annotations
 
+import builtins
+
 from ..autodiff.primitive import defvjp, nondifferentiable, primitive
 from ..backend import np
 from .elementwise import abs as _abs
@@ -64,7 +66,7 @@ def mean(x, axis=None, keepdims=False):
 
 def _mean_vjp(g, out, x, axis=None, keepdims=False):
     n = _count(x, axis)
-    return _expand(_keep(g, x, axis, keepdims) / max(n, 1), x)
+    return _expand(_keep(g, x, axis, keepdims) / builtins.max(n, 1), x)
 
 
 defvjp(mean, _mean_vjp)
@@ -123,7 +125,7 @@ def var(x, axis=None, keepdims=False, ddof=0):
 def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
     n = _count(x, axis)
     c = x - np.mean(x, axis=axis, keepdims=True)
-    return _keep(g, x, axis, keepdims) * c * (2.0 / max(n - ddof, 1))
+    return _keep(g, x, axis, keepdims) * c * (2.0 / builtins.max(n - ddof, 1))
 
 
 defvjp(var, _var_vjp)
