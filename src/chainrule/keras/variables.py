@@ -7,8 +7,8 @@ A Variable is a leaf ``Tensor`` with ``requires_grad`` equal to ``trainable``, s
 
 from __future__ import annotations
 
-from ...autodiff.tensor import Tensor, as_array
-from ...backend import floatx, np
+from ..autodiff.tensor import Tensor, as_array
+from ..backend import floatx, np
 
 __all__ = ["Variable"]
 
