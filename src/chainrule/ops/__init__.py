@@ -1,6 +1,8 @@
 """The differentiable op library, and the Tensor operators built on it."""
 
 from ..autodiff.tensor import Tensor
+from .conv import *  # noqa: F403
+from .conv import __all__ as _cv
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _ew
 from .linalg import *  # noqa: F403
@@ -13,7 +15,7 @@ from .shape import *  # noqa: F403
 from .shape import __all__ as _sh
 from .shape import _shape_arg, _unwrap_index
 
-__all__ = [*_ew, *_la, *_nn, *_red, *_sh]
+__all__ = [*_ew, *_la, *_nn, *_red, *_sh, *_cv]
 
 
 def _install_operators():
