@@ -1,0 +1,545 @@
+"""Convolution and pooling ops, lowered to one matrix multiply (im2col by strided slices).
+
+Every primitive here works on channels-last arrays ``(batch, *spatial, channels)`` and any
+number of spatial axes (1-D, 2-D, 3-D); the public functions below them accept Keras's
+``data_format`` and ``padding`` and transpose/pad around the primitives. Kernels use Keras's
+layout: ``(*kernel_size, in_channels // groups, filters)`` for a convolution and
+``(*kernel_size, filters, in_channels)`` for a transposed one.
+
+The gradient of a convolution is a matrix multiply plus a loop over the *kernel offsets*
+(``prod(kernel_size)`` iterations, each adding one strided slice); no Python loop ever runs
+over samples or pixels (DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from ..autodiff.primitive import defvjp, primitive
+from ..backend import np
+from .shape import transpose
+
+__all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
+           "average_pool", "conv_padding", "conv_output_size"]  # fmt: skip
+
+
+# -- helpers on plain arrays ---------------------------------------------------------------
+def _offsets(ksize):
+    return itertools.product(*(range(k) for k in ksize))
+
+
+def _window(offset, strides, dilation, osize):
+    """The slice of the padded input that kernel ``offset`` sees, for every output position."""
+    return (slice(None),) + tuple(
+        slice(k * d, k * d + s * (o - 1) + 1, s)
+        for k, s, d, o in zip(offset, strides, dilation, osize, strict=True)
+    )
+
+
+def _im2col(xp, ksize, strides, dilation, osize):
+    """``(N, *P, C) -> (N, *O, *K, C)``: every window of the padded input, one copy per offset."""
+    cols = np.empty((xp.shape[0], *osize, *ksize, xp.shape[-1]), dtype=xp.dtype)
+    lead = (slice(None),) * (1 + len(osize))
+    for off in _offsets(ksize):
+        cols[lead + off] = xp[_window(off, strides, dilation, osize)]
+    return cols
+
+
+def _col2im(cols, pshape, ksize, strides, dilation, osize):
+    """The adjoint of ``_im2col``: add each offset's slice back into a zero ``(N, *P, C)``."""
+    out = np.zeros(pshape, dtype=cols.dtype)
+    lead = (slice(None),) * (1 + len(osize))
+    for off in _offsets(ksize):
+        out[_window(off, strides, dilation, osize)] += cols[lead + off]
+    return out
+
+
+def _pad(x, pads, value=0):
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+def _crop(xp, pads):
+    """Inverse of ``_pad``: drop ``pads`` from each spatial axis."""
+    if not any(lo or hi for lo, hi in pads):
+        return xp
+    return xp[(slice(None),) + tuple(slice(lo, xp.shape[i + 1] - hi)
+                                     for i, (lo, hi) in enumerate(pads))]  # fmt: skip
+
+
+def _padded_shape(shape, pads):
+    inner = (n + lo + hi for n, (lo, hi) in zip(shape[1:-1], pads, strict=True))
+    return (shape[0], *inner, shape[-1])
+
+
+def _osize(pshape, ksize, strides, dilation):
+    return tuple((p - (k - 1) * d - 1) // s + 1
+                 for p, k, s, d in zip(pshape, ksize, strides, dilation, strict=True))  # fmt: skip
+
+
+def _grouped_matmul(cols, w, groups):
+    """``(M, K, C) x (K, C/g, F) -> (M, F)``: one GEMM per group (one in all when g=1)."""
+    m, k, c = cols.shape
+    f = w.shape[-1]
+    if groups == 1:
+        return cols.reshape(m, k * c) @ w.reshape(k * c, f)
+    cg, fg = c // groups, f // groups
+    a = cols.reshape(m, k, groups, cg).transpose(2, 0, 1, 3).reshape(groups, m, k * cg)
+    b = w.reshape(k, cg, groups, fg).transpose(2, 0, 1, 3).reshape(groups, k * cg, fg)
+    return np.matmul(a, b).transpose(1, 0, 2).reshape(m, f)
+
+
+def _grouped_dcols(g, w, groups):
+    """``(M, F), (K, C/g, F) -> (M, K, C)``: the gradient of ``_grouped_matmul`` for ``cols``."""
+    m, f = g.shape
+    k, cg = w.shape[0], w.shape[1]
+    if groups == 1:
+        return (g @ w.reshape(k * cg, f).T).reshape(m, k, cg)
+    fg = f // groups
+    gg = g.reshape(m, groups, fg).transpose(1, 0, 2)
+    b = w.reshape(k, cg, groups, fg).transpose(2, 0, 1, 3).reshape(groups, k * cg, fg)
+    d = np.matmul(gg, b.transpose(0, 2, 1)).reshape(groups, m, k, cg)
+    return d.transpose(1, 2, 0, 3).reshape(m, k, groups * cg)
+
+
+def _grouped_dkernel(cols, g, wshape, groups):
+    """``(M, K, C), (M, F) -> (K, C/g, F)``: the gradient of ``_grouped_matmul`` for ``w``."""
+    m, k, c = cols.shape
+    f = g.shape[-1]
+    if groups == 1:
+        return (cols.reshape(m, k * c).T @ g).reshape(wshape)
+    cg, fg = c // groups, f // groups
+    a = cols.reshape(m, k, groups, cg).transpose(2, 0, 1, 3).reshape(groups, m, k * cg)
+    gg = g.reshape(m, groups, fg).transpose(1, 0, 2)
+    d = np.matmul(a.transpose(0, 2, 1), gg).reshape(groups, k, cg, fg)
+    return d.transpose(1, 2, 0, 3).reshape(wshape)
+
+
+# -- convolution -----------------------------------------------------------------------------
+def _conv_cols(x, kernel, strides, dilation, pads):
+    r = x.ndim - 2
+    ksize = kernel.shape[:r]
+    xp = _pad(x, pads)
+    osize = _osize(xp.shape[1:-1], ksize, strides, dilation)
+    cols = _im2col(xp, ksize, strides, dilation, osize)
+    m = cols.shape[0] * math.prod(osize)
+    return cols.reshape(m, math.prod(ksize), x.shape[-1]), xp.shape, osize
+
+
+@primitive(nargs=3)
+def conv_general(x, kernel, bias, strides, dilation, pads, groups):
+    """Channels-last convolution with explicit padding (the primitive behind ``conv``).
+
+    ``out[n, o, f] = sum_{k, c} xpad[n, o * s + k * d, g(f) * C/g + c] * kernel[k, c, f]
+    + bias[f]`` with ``xpad`` the input padded by ``pads`` and ``g(f)`` the group of filter f.
+    Shapes: ``(N, *S, C), (*K, C/groups, F), (F,) or None -> (N, *O, F)``.
+    """
+    cols, _, osize = _conv_cols(x, kernel, strides, dilation, pads)
+    out = _grouped_matmul(cols, kernel.reshape(cols.shape[1], -1, kernel.shape[-1]), groups)
+    if bias is not None:
+        out += bias
+    return out.reshape(x.shape[0], *osize, kernel.shape[-1])
+
+
+def _conv_dx(g, out, x, kernel, bias, strides, dilation, pads, groups):
+    r = x.ndim - 2
+    ksize = kernel.shape[:r]
+    k = math.prod(ksize)
+    dcols = _grouped_dcols(g.reshape(-1, g.shape[-1]), kernel.reshape(k, -1, kernel.shape[-1]),
+                           groups)  # fmt: skip
+    osize = g.shape[1:-1]
+    pshape = _padded_shape(x.shape, pads)
+    dcols = dcols.reshape(x.shape[0], *osize, *ksize, x.shape[-1])
+    return _crop(_col2im(dcols, pshape, ksize, strides, dilation, osize), pads)
+
+
+def _conv_dkernel(g, out, x, kernel, bias, strides, dilation, pads, groups):
+    # NOTE: the windows are rebuilt rather than kept from the forward: one extra copy of the
+    # input per step, against holding every layer's im2col buffer alive until backward.
+    cols, _, _ = _conv_cols(x, kernel, strides, dilation, pads)
+    return _grouped_dkernel(cols, g.reshape(-1, g.shape[-1]), kernel.shape, groups)
+
+
+defvjp(conv_general, _conv_dx, _conv_dkernel,
+       lambda g, out, x, kernel, bias, *a: g.reshape(-1, g.shape[-1]).sum(axis=0))  # fmt: skip
+
+
+# -- transposed convolution --------------------------------------------------------------------
+def _uncrop(g, crops):
+    """Gradient of ``_crop_or_pad``: pad back what was cropped, drop what was zero-padded."""
+    g = _pad(g, [(max(c0, 0), max(c1, 0)) for c0, c1 in crops])
+    return _crop(g, [(max(-c0, 0), max(-c1, 0)) for c0, c1 in crops])
+
+
+def _crop_or_pad(full, crops):
+    full = _pad(full, [(max(-c0, 0), max(-c1, 0)) for c0, c1 in crops])
+    return _crop(full, [(max(c0, 0), max(c1, 0)) for c0, c1 in crops])
+
+
+@primitive(nargs=3)
+def conv_transpose_general(x, kernel, bias, strides, dilation, crops):
+    """Channels-last transposed convolution (the adjoint of ``conv_general`` in its input).
+
+    The "full" output of size ``(I - 1) * s + (K - 1) * d + 1`` per axis is built by
+    scattering ``x @ kernel`` over the kernel offsets; ``crops`` (left, right) then trims it
+    (a negative crop pads zeros). Shapes: ``(N, *I, C), (*K, F, C), (F,) or None ->
+    (N, *O, F)``.
+    """
+    r = x.ndim - 2
+    ksize = kernel.shape[:r]
+    isize = x.shape[1:-1]
+    f, c = kernel.shape[-2], kernel.shape[-1]
+    k = math.prod(ksize)
+    cols = x.reshape(-1, c) @ kernel.reshape(k * f, c).T
+    cols = cols.reshape(x.shape[0], *isize, *ksize, f)
+    full = tuple((i - 1) * s + (kk - 1) * d + 1
+                 for i, kk, s, d in zip(isize, ksize, strides, dilation, strict=True))  # fmt: skip
+    out = _col2im(cols, (x.shape[0], *full, f), ksize, strides, dilation, isize)
+    out = _crop_or_pad(out, crops)
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def _convt_cols(g, x, kernel, strides, dilation, crops):
+    r = x.ndim - 2
+    ksize = kernel.shape[:r]
+    gf = _uncrop(g, crops)
+    cols = _im2col(gf, ksize, strides, dilation, x.shape[1:-1])
+    return cols.reshape(-1, math.prod(ksize) * kernel.shape[-2])
+
+
+def _convt_dx(g, out, x, kernel, bias, strides, dilation, crops):
+    cols = _convt_cols(g, x, kernel, strides, dilation, crops)
+    return (cols @ kernel.reshape(cols.shape[1], -1)).reshape(x.shape)
+
+
+def _convt_dkernel(g, out, x, kernel, bias, strides, dilation, crops):
+    cols = _convt_cols(g, x, kernel, strides, dilation, crops)
+    return (cols.T @ x.reshape(-1, x.shape[-1])).reshape(kernel.shape)
+
+
+defvjp(conv_transpose_general, _convt_dx, _convt_dkernel,
+       lambda g, out, x, kernel, bias, *a: g.reshape(-1, g.shape[-1]).sum(axis=0))  # fmt: skip
+
+
+# -- pooling -----------------------------------------------------------------------------------
+@primitive(nargs=1)
+def pool_general(x, pool_size, strides, pads, mode):
+    """Channels-last max or average pooling with explicit padding.
+
+    ``mode="max"``: the maximum of each window (padding never wins). ``mode="average"``: the
+    mean of the window's *input* elements; padded positions are left out of the count
+    (Keras's "same" average pooling). Shapes: ``(N, *S, C) -> (N, *O, C)``.
+    """
+    ones = (1,) * len(pool_size)
+    xp = _pad(x, pads, -np.inf if mode == "max" else 0)
+    osize = _osize(xp.shape[1:-1], pool_size, strides, ones)
+    out = None
+    for off in _offsets(pool_size):
+        v = xp[_window(off, strides, ones, osize)]
+        if out is None:
+            out = v.copy()
+        elif mode == "max":
+            np.maximum(out, v, out=out)
+        else:
+            out += v
+    if mode == "average":
+        out /= _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, x.dtype)
+    return out
+
+
+def _pool_counts(size, pool_size, strides, pads, osize, dtype):
+    """How many input (not padding) elements each window covers, shaped ``(*O, 1)``."""
+    counts = np.ones((), dtype=dtype)
+    dims = zip(size, pool_size, strides, pads, osize, strict=True)
+    for ax, (n, k, s, (lo, _), o) in enumerate(dims):
+        start = np.arange(o) * s - lo
+        c = (np.minimum(start + k, n) - np.maximum(start, 0)).astype(dtype)
+        counts = np.multiply.outer(counts, c) if ax else c
+    return counts[..., None]
+
+
+def _pool_dx(g, out, x, pool_size, strides, pads, mode):
+    ones = (1,) * len(pool_size)
+    pshape = _padded_shape(x.shape, pads)
+    dxp = np.zeros(pshape, dtype=g.dtype)
+    osize = g.shape[1:-1]
+    if mode == "average":
+        ga = g / _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, g.dtype)
+        for off in _offsets(pool_size):
+            dxp[_window(off, strides, ones, osize)] += ga
+        return _crop(dxp, pads)
+    # NOTE: each window's gradient goes to its *first* maximum in row-major window order
+    # (TensorFlow's and PyTorch's tie rule); `taken` marks windows already served.
+    xp = _pad(x, pads, -np.inf)
+    taken = np.zeros(g.shape, dtype=bool)
+    for off in _offsets(pool_size):
+        sl = _window(off, strides, ones, osize)
+        hit = xp[sl] == out
+        hit &= ~taken
+        taken |= hit
+        dxp[sl] += np.where(hit, g, 0)
+    return _crop(dxp, pads)
+
+
+defvjp(pool_general, _pool_dx)
+
+
+# -- public functions (Keras ``ops.conv`` family) -------------------------------------------------
+def _tuple(value, n, name):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value),) * n
+    value = tuple(value)
+    if len(value) != n or not all(isinstance(v, (int, np.integer)) and v > 0 for v in value):
+        raise ValueError(f"{name} must be a positive integer or a tuple of {n} positive "
+                         f"integers, received {name}={value!r}")  # fmt: skip
+    return tuple(int(v) for v in value)
+
+
+def conv_output_size(size, k, stride, padding, dilation=1):
+    """The output length along one axis (None stays None), as Keras's shape rule."""
+    if size is None:
+        return None
+    if padding == "valid":
+        return (size - (k - 1) * dilation - 1) // stride + 1
+    return (size - 1) // stride + 1
+
+
+def conv_padding(sizes, ksize, strides, dilation, padding):
+    """The ``(left, right)`` zero padding per spatial axis for Keras's ``padding`` mode.
+
+    "valid": none. "same": ``total = max((ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)``,
+    with the extra element on the right (TensorFlow's rule, which Keras follows).
+    "causal": all ``(k - 1) * d`` on the left.
+    """
+    pads = []
+    for n, k, s, d in zip(sizes, ksize, strides, dilation, strict=True):
+        eff = (k - 1) * d + 1
+        if padding == "valid":
+            pads.append((0, 0))
+        elif padding == "causal":
+            pads.append((eff - 1, 0))
+        elif padding == "same":
+            total = max(((n + s - 1) // s - 1) * s + eff - n, 0)
+            pads.append((total // 2, total - total // 2))
+        else:
+            raise ValueError(
+                f"padding must be 'valid', 'same' or 'causal', received padding={padding!r}"
+            )
+    return tuple(pads)
+
+
+def _to_last(x, data_format, rank):
+    if data_format == "channels_first":
+        return transpose(x, (0, *range(2, rank + 2), 1))
+    if data_format != "channels_last":
+        raise ValueError("data_format must be 'channels_last' or 'channels_first', received "
+                         f"data_format={data_format!r}")  # fmt: skip
+    return x
+
+
+def _to_format(y, data_format, rank):
+    if data_format == "channels_first":
+        return transpose(y, (0, rank + 1, *range(1, rank + 1)))
+    return y
+
+
+def _check_rank(inputs, kernel, what):
+    if inputs.ndim < 3 or inputs.ndim != kernel.ndim:
+        raise ValueError(
+            f"{what}: inputs must have rank len(kernel_size) + 2 = {kernel.ndim}, received "
+            f"inputs of shape {tuple(inputs.shape)} and kernel of shape {tuple(kernel.shape)}"
+        )
+    return inputs.ndim - 2
+
+
+def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="channels_last",
+         dilation_rate=1):  # fmt: skip
+    """N-d convolution (cross-correlation), as Keras 3 ``ops.conv`` plus an optional bias.
+
+    ``out[n, o, f] = bias[f] + sum_{k, c} xpad[n, o * strides + k * dilation_rate, c'] *
+    kernel[k, c, f]`` where ``c'`` runs over filter ``f``'s group of input channels
+    (``groups = in_channels // kernel.shape[-2]``, inferred as Keras does).
+
+    Args:
+        inputs: ``(batch, *spatial, channels)`` (channels_last) or ``(batch, channels,
+            *spatial)`` (channels_first).
+        kernel: ``(*kernel_size, in_channels // groups, filters)``.
+        bias: optional ``(filters,)``.
+        strides: int or tuple, default 1. dilation_rate: int or tuple, default 1.
+        padding: "valid" (default), "same", "causal" (left padding, for 1-D sequences).
+        data_format: "channels_last" (default) or "channels_first".
+
+    Returns:
+        ``(batch, *out_spatial, filters)`` (or channels first), with ``out = (n - (k-1) d - 1)
+        // s + 1`` for "valid" and ``ceil(n / s)`` otherwise.
+
+    Raises:
+        ValueError: mismatched ranks, channels not divisible by the kernel's input channels,
+            or a kernel larger than the padded input (naming both sizes).
+
+    Matches Keras 3 ``keras/src/ops/nn.py`` ``conv`` (TensorFlow's "same" padding rule).
+    """
+    rank = _check_rank(inputs, kernel, "conv")
+    strides = _tuple(strides, rank, "strides")
+    dilation = _tuple(dilation_rate, rank, "dilation_rate")
+    x = _to_last(inputs, data_format, rank)
+    cin, kin, filters = x.shape[-1], kernel.shape[-2], kernel.shape[-1]
+    if cin % kin or filters % (cin // kin):
+        raise ValueError(
+            f"conv: the input's {cin} channels must be a multiple of the kernel's {kin} input "
+            f"channels, and filters={filters} a multiple of the groups ({cin}/{kin}); received "
+            f"inputs of shape {tuple(inputs.shape)} and kernel of shape {tuple(kernel.shape)}"
+        )
+    ksize = tuple(kernel.shape[:rank])
+    pads = conv_padding(x.shape[1:-1], ksize, strides, dilation, padding)
+    dims = zip(x.shape[1:-1], ksize, dilation, pads, strict=True)
+    for i, (n, k, d, (lo, hi)) in enumerate(dims):
+        if n + lo + hi < (k - 1) * d + 1:
+            raise ValueError(
+                f"conv: the kernel (size {k}, dilation {d}, effective size {(k - 1) * d + 1}) "
+                f"is larger than the input (size {n + lo + hi} after padding={padding!r}) "
+                f"along spatial axis {i}; input shape {tuple(inputs.shape)}, kernel shape "
+                f"{tuple(kernel.shape)}"
+            )
+    out = conv_general(x, kernel, bias, strides, dilation, pads, cin // kin)
+    return _to_format(out, data_format, rank)
+
+
+def conv_transpose(inputs, kernel, bias=None, strides=1, padding="valid", output_padding=None,
+                   data_format="channels_last", dilation_rate=1):  # fmt: skip
+    """N-d transposed convolution, as Keras 3 ``ops.conv_transpose`` plus an optional bias.
+
+    The adjoint of ``conv`` in its input: each input pixel adds ``x[n, i, :] @ kernel[k].T``
+    at output position ``i * strides + k * dilation_rate - left_pad``.
+
+    Args:
+        inputs: ``(batch, *spatial, in_channels)`` (or channels_first).
+        kernel: ``(*kernel_size, filters, in_channels)`` (Keras's layout).
+        bias: optional ``(filters,)``.
+        strides, dilation_rate: int or tuple, default 1.
+        padding: "valid" (default) or "same".
+        output_padding: None (default) or int/tuple of extra size on the right, < strides.
+
+    Returns:
+        ``(batch, *out_spatial, filters)`` with, per axis and ``k' = (k - 1) d + 1``:
+        "valid": ``(n - 1) s + k' + output_padding`` (default output_padding
+        ``max(k', s) - k'``); "same": ``n * s`` (or ``(n - 1) s + k' % 2 + output_padding``).
+
+    Matches Keras 3 ``keras/src/backend/common/backend_utils.py`` (the JAX padding rule).
+    """
+    rank = _check_rank(inputs, kernel, "conv_transpose")
+    strides = _tuple(strides, rank, "strides")
+    dilation = _tuple(dilation_rate, rank, "dilation_rate")
+    x = _to_last(inputs, data_format, rank)
+    if x.shape[-1] != kernel.shape[-1]:
+        raise ValueError(
+            f"conv_transpose: the input has {x.shape[-1]} channels but the kernel of shape "
+            f"{tuple(kernel.shape)} expects {kernel.shape[-1]} (its last axis)"
+        )
+    if output_padding is not None and not isinstance(output_padding, (tuple, list)):
+        output_padding = (output_padding,) * rank
+    crops = []
+    for i in range(rank):
+        k, s, d = kernel.shape[i], strides[i], dilation[i]
+        eff = (k - 1) * d + 1
+        op = None if output_padding is None else output_padding[i]
+        if padding == "valid":
+            op = max(eff, s) - eff if op is None else op
+            left, right = eff - 1, eff - 1 + op
+        elif padding == "same":
+            total = s + eff - 2 if op is None else eff + eff % 2 - 2 + op
+            left = min(total // 2 + total % 2, eff - 1)
+            right = total - left
+        else:
+            raise ValueError(f"padding must be 'valid' or 'same', received padding={padding!r}")
+        crops.append((eff - 1 - left, eff - 1 - right))
+    out = conv_transpose_general(x, kernel, bias, strides, dilation, tuple(crops))
+    return _to_format(out, data_format, rank)
+
+
+def depthwise_conv(inputs, kernel, bias=None, strides=1, padding="valid",
+                   data_format="channels_last", dilation_rate=1):  # fmt: skip
+    """Depthwise convolution, as Keras 3 ``ops.depthwise_conv``: each input channel ``c`` is
+    convolved with its own ``depth_multiplier`` filters ``kernel[..., c, :]``; output channel
+    ``c * depth_multiplier + j``.
+
+    Args:
+        kernel: ``(*kernel_size, in_channels, depth_multiplier)``. Others as ``conv``.
+
+    Returns:
+        ``(batch, *out_spatial, in_channels * depth_multiplier)`` (or channels_first).
+    """
+    from .shape import reshape  # noqa: PLC0415
+
+    rank = _check_rank(inputs, kernel, "depthwise_conv")
+    cin = inputs.shape[-1] if data_format == "channels_last" else inputs.shape[1]
+    if kernel.shape[-2] != cin:
+        raise ValueError(
+            f"depthwise_conv: the input has {cin} channels but the kernel of shape "
+            f"{tuple(kernel.shape)} expects {kernel.shape[-2]}"
+        )
+    flat = reshape(kernel, (*kernel.shape[:rank], 1, kernel.shape[-2] * kernel.shape[-1]))
+    return conv(inputs, flat, bias, strides, padding, data_format, dilation_rate)
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, bias=None, strides=1,
+                   padding="valid", data_format="channels_last", dilation_rate=1):  # fmt: skip
+    """Depthwise convolution followed by a 1x1 convolution (Keras 3 ``ops.separable_conv``).
+
+    Args:
+        depthwise_kernel: ``(*kernel_size, in_channels, depth_multiplier)``.
+        pointwise_kernel: ``(1, ..., 1, in_channels * depth_multiplier, filters)``.
+        bias: optional ``(filters,)``, added after the pointwise step.
+    """
+    y = depthwise_conv(inputs, depthwise_kernel, None, strides, padding, data_format,
+                       dilation_rate)  # fmt: skip
+    return conv(y, pointwise_kernel, bias, 1, "valid", data_format, 1)
+
+
+def _pool(inputs, pool_size, strides, padding, data_format, mode):
+    rank = inputs.ndim - 2
+    if rank < 1:
+        raise ValueError(f"{mode} pooling needs inputs of rank >= 3, received shape "
+                         f"{tuple(inputs.shape)}")  # fmt: skip
+    pool_size = _tuple(pool_size, rank, "pool_size")
+    strides = pool_size if strides is None else _tuple(strides, rank, "strides")
+    x = _to_last(inputs, data_format, rank)
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', received padding={padding!r}")
+    pads = conv_padding(x.shape[1:-1], pool_size, strides, (1,) * rank, padding)
+    for i, (n, k) in enumerate(zip(x.shape[1:-1], pool_size, strict=True)):
+        if padding == "valid" and n < k:
+            raise ValueError(
+                f"{mode} pooling: pool_size {k} is larger than the input size {n} along "
+                f"spatial axis {i} (input shape {tuple(inputs.shape)}, padding='valid')"
+            )
+    return _to_format(pool_general(x, pool_size, strides, pads, mode), data_format, rank)
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
+    """Max pooling over ``pool_size`` windows (Keras 3 ``ops.max_pool``).
+
+    ``out[n, o, c] = max_k x[n, o * strides + k, c]``; "same" padding never wins a window.
+    The gradient goes to the first maximum of each window (TensorFlow/PyTorch tie rule).
+
+    Args:
+        inputs: ``(batch, *spatial, channels)`` or channels_first.
+        pool_size: int or tuple. strides: default ``pool_size``.
+        padding: "valid" (default) or "same".
+    """
+    return _pool(inputs, pool_size, strides, padding, data_format, "max")
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
+    """Average pooling (Keras 3 ``ops.average_pool``): the mean over each window's input
+    elements; with "same" padding the padded positions are not counted (as Keras's NumPy,
+    JAX and TensorFlow backends; its torch backend counts replicated edges instead when the
+    padding is uneven).
+
+    Args: as ``max_pool``.
+    """
+    return _pool(inputs, pool_size, strides, padding, data_format, "average")
