@@ -605,3 +605,30 @@ def test_progbar_verbose1_skips_drawing_within_interval(capsys, monkeypatch):
     assert capsys.readouterr().out.count("\r") == 1  # only the first update draws
     bar.update(1000, [("loss", 0.25)], finalize=True)
     assert "loss: 0.2500" in capsys.readouterr().out
+
+
+def test_batch_hooks_reach_legacy_overrides_and_appended_callbacks_like_keras():
+    def run(mod):
+        calls = []
+
+        class Legacy(mod.Callback):
+            def on_batch_begin(self, batch, logs=None):
+                calls.append(("begin", batch, logs))
+
+            def on_batch_end(self, batch, logs=None):
+                calls.append(("end", batch, logs))
+
+        cbs = mod.CallbackList([mod.History()])
+        cbs.on_train_begin()
+        cbs.on_train_batch_end(0, {"loss": np.float32(0.5)})  # nobody listens yet
+        if mod is C:
+            cbs.append(Legacy())
+        else:
+            cbs.callbacks.append(Legacy())
+        cbs.on_train_batch_begin(1)
+        cbs.on_train_batch_end(1, {"loss": np.float32(0.5)})
+        cbs.on_test_batch_end(1, {"loss": 1.0})  # not a train hook: Legacy is not called
+        cbs.on_train_end()
+        return calls
+
+    assert run(C) == run(tk.callbacks) == [("begin", 1, {}), ("end", 1, {"loss": 0.5})]

@@ -24,6 +24,9 @@ def pythonify_logs(logs: dict | None) -> dict:
     if not logs:
         return result
     for key, value in sorted(logs.items()):
+        if type(value) is float:  # the common case, kept cheap for per-batch calls
+            result[key] = value
+            continue
         if isinstance(value, dict):
             result.update(pythonify_logs(value))
             continue
@@ -35,6 +38,10 @@ def pythonify_logs(logs: dict | None) -> dict:
             pass
         result[key] = value
     return result
+
+
+# The legacy hook that each default train-batch hook forwards to.
+_LEGACY = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 
 def _flatten(callbacks) -> list:
@@ -90,6 +97,7 @@ class CallbackList(Callback):
         **params,
     ) -> None:
         super().__init__()
+        self._targets: dict = {}
         self.callbacks = _flatten(callbacks) if callbacks else []
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
@@ -116,6 +124,7 @@ class CallbackList(Callback):
         if not isinstance(callback, Callback):
             raise TypeError(f"callback must be a Callback, received {type(callback).__name__}")
         self.callbacks.append(callback)
+        self._targets.clear()
         if self._model is not None:
             callback.set_model(self._model)
         if self.params:
@@ -179,36 +188,59 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
 
+    def _batch_targets(self, hook: str) -> list:
+        """The callbacks that override ``hook`` (or the legacy hook its default calls)."""
+        cached = self._targets.get(hook)
+        if cached is None or cached[0] != len(self.callbacks):
+            names = (hook, _LEGACY[hook]) if hook in _LEGACY else (hook,)
+            cached = (len(self.callbacks), [cb for cb in self.callbacks if cb._uses_hooks(names)])
+            self._targets[hook] = cached
+        return cached[1]
+
+    # Batch hooks reach only the callbacks that override them: calling the do-nothing defaults
+    # (and converting the logs for them) would cost every batch for nothing.
     def on_train_batch_begin(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for cb in self.callbacks:
-            cb.on_train_batch_begin(batch, logs=logs)
+        targets = self._batch_targets("on_train_batch_begin")
+        if targets:
+            logs = pythonify_logs(logs)
+            for cb in targets:
+                cb.on_train_batch_begin(batch, logs=logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for cb in self.callbacks:
-            cb.on_train_batch_end(batch, logs=logs)
+        targets = self._batch_targets("on_train_batch_end")
+        if targets:
+            logs = pythonify_logs(logs)
+            for cb in targets:
+                cb.on_train_batch_end(batch, logs=logs)
 
     def on_test_batch_begin(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for cb in self.callbacks:
-            cb.on_test_batch_begin(batch, logs=logs)
+        targets = self._batch_targets("on_test_batch_begin")
+        if targets:
+            logs = pythonify_logs(logs)
+            for cb in targets:
+                cb.on_test_batch_begin(batch, logs=logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for cb in self.callbacks:
-            cb.on_test_batch_end(batch, logs=logs)
+        targets = self._batch_targets("on_test_batch_end")
+        if targets:
+            logs = pythonify_logs(logs)
+            for cb in targets:
+                cb.on_test_batch_end(batch, logs=logs)
 
     def on_predict_batch_begin(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for cb in self.callbacks:
-            cb.on_predict_batch_begin(batch, logs=logs)
+        targets = self._batch_targets("on_predict_batch_begin")
+        if targets:
+            logs = pythonify_logs(logs)
+            for cb in targets:
+                cb.on_predict_batch_begin(batch, logs=logs)
 
     def on_predict_batch_end(self, batch, logs=None):
         # NOTE: predict logs hold output arrays, which pythonify_logs leaves as they are.
-        logs = pythonify_logs(logs)
-        for cb in self.callbacks:
-            cb.on_predict_batch_end(batch, logs=logs)
+        targets = self._batch_targets("on_predict_batch_end")
+        if targets:
+            logs = pythonify_logs(logs)
+            for cb in targets:
+                cb.on_predict_batch_end(batch, logs=logs)
 
     def on_train_begin(self, logs=None):
         logs = pythonify_logs(logs)

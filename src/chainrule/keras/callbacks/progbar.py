@@ -105,7 +105,7 @@ class Progbar:
         return "".join(f" - {k}: {format_value(v, signed)}" for k, v in self._values.items())
 
     def update(self, current: int, values=None, finalize: bool = False) -> None:
-        """Record ``current`` steps done and the latest ``values`` (a list of (name, value)).
+        """Record ``current`` steps done and the latest ``values`` (a dict or (name, value) list).
 
         Draws when ``finalize`` is True or ``interval`` seconds have passed since the last draw.
         """

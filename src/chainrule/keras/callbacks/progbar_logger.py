@@ -122,7 +122,7 @@ class ProgbarLogger(Callback):
         self._maybe_init_progbar()
         self.seen = batch + 1
         if self.verbose == 1:
-            self.progbar.update(self.seen, list(logs.items()) if logs else None)
+            self.progbar.update(self.seen, logs)
 
     def _finalize_progbar(self, logs) -> None:
         if self.verbose == 0:
@@ -132,4 +132,4 @@ class ProgbarLogger(Callback):
             # Unknown length: the first pass fixes it for the following epochs.
             self.target = self.seen
             self.progbar.target = self.target
-        self.progbar.update(self.target, list((logs or {}).items()), finalize=True)
+        self.progbar.update(self.target, logs, finalize=True)
