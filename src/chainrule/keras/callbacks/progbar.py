@@ -79,6 +79,8 @@ class Progbar:
     """
 
     def __init__(self, target, verbose=1, desc="", interval=None, unit_name="step", width=20):
+        if verbose == 1:
+            _tqdm_class()  # import now, so that the import time is not counted as step time
         self.target = target
         self.verbose = verbose
         self.desc = desc
@@ -167,9 +169,11 @@ class Progbar:
             fmt = f"{prefix}{{n_fmt}}/Unknown {esc(info)}"
         if self._bar is None:
             self._bar = tqdm(
-                total=self.target or None, file=sys.stdout, bar_format=fmt, leave=True,
-                dynamic_ncols=False, mininterval=0, miniters=1, delay=0,
+                total=self.target or None, initial=current, file=sys.stdout, bar_format=fmt,
+                leave=True, dynamic_ncols=False, mininterval=0, miniters=1, delay=0,
             )  # fmt: skip
+            if not finalize:
+                return  # the constructor has drawn this frame
         bar = self._bar
         bar.bar_format = fmt
         bar.n = current
