@@ -11,7 +11,6 @@ import builtins
 from ..autodiff.primitive import defvjp, nondifferentiable, primitive
 from ..backend import np
 from .elementwise import abs as _abs
-from .elementwise import sqrt
 
 __all__ = ["sum", "mean", "max", "min", "prod", "var", "std", "logsumexp", "norm", "argmax",
            "argmin"]  # fmt: skip
@@ -131,9 +130,26 @@ def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
 defvjp(var, _var_vjp)
 
 
+@primitive(nargs=1)
 def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation ``sqrt(var(x))`` over ``axis`` (``ddof`` default 0)."""
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    """Standard deviation ``sqrt(var(x))`` over ``axis`` (``ddof`` default 0).
+
+    Where the variance is 0 (a size-1 axis, equal values) the gradient is 0, as in torch.std.
+    """
+    return np.sqrt(var.op.fn(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    o = _keep(out, x, axis, keepdims)
+    # NOTE: sqrt is not differentiable at 0: chaining var's gradient through sqrt gives 0 * inf
+    # = NaN there; we return the subgradient 0 instead.
+    safe = np.where(o == 0, 1, o)
+    c = x - np.mean(x, axis=axis, keepdims=True)
+    d = c / (builtins.max(_count(x, axis) - ddof, 1) * safe)
+    return _keep(g, x, axis, keepdims) * np.where(o == 0, 0, d)
+
+
+defvjp(std, _std_vjp)
 
 
 @primitive(nargs=1)
