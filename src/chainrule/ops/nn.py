@@ -161,6 +161,8 @@ defvjp(hard_sigmoid, lambda g, out, x: g * ((x > -3) & (x < 3)) / 6)
 
 
 def _logsumexp(x, axis, keepdims=True):
+    if x.size == 0:  # an empty sum is 0: log(0) = -inf (np.max has no identity here)
+        return np.full(np.sum(x, axis=axis, keepdims=keepdims).shape, -np.inf, x.dtype)
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
@@ -170,6 +172,8 @@ def _logsumexp(x, axis, keepdims=True):
 @primitive(nargs=1)
 def softmax(x, axis=-1):
     """``exp(x) / sum(exp(x), axis)``, computed with the maximum subtracted (no overflow)."""
+    if x.size == 0:  # np.max has no identity along an empty axis
+        return x.copy()
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 

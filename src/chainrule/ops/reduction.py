@@ -118,10 +118,14 @@ defvjp(prod, _prod_vjp)
 @primitive(nargs=1)
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance ``mean((x - mean(x))**2)`` over ``axis`` with ``ddof`` (default 0)."""
+    if x.size == 0:  # NaN for an empty reduction, as mean, without NumPy's warnings
+        return mean.op.fn(x, axis=axis, keepdims=keepdims)
     return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof).astype(x.dtype, copy=False)
 
 
 def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    if x.size == 0:
+        return np.zeros(x.shape, g.dtype)
     n = _count(x, axis)
     c = x - np.mean(x, axis=axis, keepdims=True)
     return _keep(g, x, axis, keepdims) * c * (2.0 / builtins.max(n - ddof, 1))
@@ -140,6 +144,8 @@ def std(x, axis=None, keepdims=False, ddof=0):
 
 
 def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    if x.size == 0:
+        return np.zeros(x.shape, g.dtype)
     o = _keep(out, x, axis, keepdims)
     # NOTE: sqrt is not differentiable at 0: chaining var's gradient through sqrt gives 0 * inf
     # = NaN there; we return the subgradient 0 instead.
@@ -154,7 +160,12 @@ defvjp(std, _std_vjp)
 
 @primitive(nargs=1)
 def logsumexp(x, axis=None, keepdims=False):
-    """``log(sum(exp(x), axis))`` with the maximum subtracted first (finite for +-1000)."""
+    """``log(sum(exp(x), axis))`` with the maximum subtracted first (finite for +-1000).
+
+    An empty reduction gives ``log(0) = -inf``, as PyTorch and Keras.
+    """
+    if x.size == 0:  # np.max has no identity for an empty axis
+        return np.full(np.sum(x, axis=axis, keepdims=keepdims).shape, -np.inf, x.dtype)
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
