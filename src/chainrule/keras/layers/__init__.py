@@ -12,6 +12,24 @@ from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Reshape
 from .input_layer import Input, InputLayer, KerasTensor
 from .input_spec import InputSpec
 from .layer import Layer
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -50,4 +68,6 @@ __all__ = [
     "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
     "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
 ]  # fmt: skip

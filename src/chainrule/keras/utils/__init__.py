@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ...backend import np
 from ...backend import set_random_seed as _set_random_seed
+from .py_dataset import PyDataset
 
-__all__ = ["set_random_seed", "to_categorical", "normalize", "plot_history"]
+__all__ = ["PyDataset", "set_random_seed", "to_categorical", "normalize", "plot_history"]
 
 
 def set_random_seed(seed: int) -> None:

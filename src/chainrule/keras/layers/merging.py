@@ -1,0 +1,379 @@
+"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, and their
+functional forms ``add(...)``, ``concatenate(...)``, ... (Keras 3 ``keras/src/layers/merging/``).
+
+Every merge layer takes a list of tensors. The elementwise ones broadcast the per-sample shapes
+(trailing axes aligned, size 1 stretches); an input of lower rank gets axes inserted after the
+batch axis first, as Keras does.
+"""
+
+from __future__ import annotations
+
+from ... import ops
+from ...backend import epsilon
+from .layer import Layer, shape_of
+
+__all__ = [
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+]  # fmt: skip
+
+
+def _fmt(shapes):
+    return "[" + ", ".join(str(tuple(s)) for s in shapes) + "]"
+
+
+def _as_shape_list(layer, input_shape):
+    if not isinstance(input_shape, (list, tuple)) or not input_shape or not all(
+            isinstance(s, (list, tuple)) for s in input_shape):  # fmt: skip
+        raise ValueError(
+            f"A merge layer ({type(layer).__name__} {layer.name!r}) should be called on a list "
+            f"of inputs. Received: input_shape={input_shape} (not a list of shapes)"
+        )
+    return [tuple(s) for s in input_shape]
+
+
+def _broadcast_pair(s1, s2, shapes):
+    if len(s1) < len(s2):
+        s1, s2 = s2, s1
+    out = list(s1[: len(s1) - len(s2)])
+    for a, b in zip(s1[len(s1) - len(s2):], s2, strict=True):
+        if a is None or b is None:
+            out.append(None)
+        elif a == 1 or b == 1 or a == b:
+            out.append(max(a, b) if 1 in (a, b) else a)
+        else:
+            raise ValueError(
+                f"Inputs have incompatible shapes. Received shapes {tuple(s1)} and {tuple(s2)} "
+                f"(all input shapes: {_fmt(shapes)})"
+            )
+    return tuple(out)
+
+
+class Merge(Layer):
+    """Base class of the elementwise merge layers; subclasses define ``_merge_function``."""
+
+    _min_inputs = 1
+    _exact_inputs = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def _check_count(self, n, shapes):
+        name = type(self).__name__
+        if self._exact_inputs is not None and n != self._exact_inputs:
+            raise ValueError(
+                f"A `{name}` layer should be called on exactly {self._exact_inputs} inputs. "
+                f"Received: input_shape={_fmt(shapes)}"
+            )
+        if n < self._min_inputs:
+            raise ValueError(
+                f"A `{name}` layer should be called on a list of at least {self._min_inputs} "
+                f"input(s). Received {n}: input_shape={_fmt(shapes)}"
+            )
+
+    def compute_output_shape(self, input_shape):
+        """The broadcast per-sample shape after the common batch axis.
+
+        Raises:
+            ValueError: not a list; wrong input count; different batch sizes; per-sample shapes
+                that do not broadcast (naming both).
+        """
+        shapes = _as_shape_list(self, input_shape)
+        self._check_count(len(shapes), shapes)
+        batches = {s[0] for s in shapes if s} - {None}
+        if len(batches) > 1:
+            raise ValueError(
+                f"Cannot merge tensors with different batch sizes. Received tensors with "
+                f"shapes {_fmt(shapes)}"
+            )
+        out = shapes[0][1:]
+        for s in shapes[1:]:
+            out = _broadcast_pair(out, s[1:], shapes)
+        return (batches.pop() if batches else None, *out)
+
+    def __call__(self, *args, **kwargs):
+        # Validate on the declared shapes (None batch axis included) before any placeholder
+        # run, so the error shows the user's shapes rather than the placeholders'.
+        inputs = args[0] if args else None
+        if isinstance(inputs, (list, tuple)):
+            self.compute_output_shape(shape_of(list(inputs)))
+        return super().__call__(*args, **kwargs)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(
+                f"A merge layer ({type(self).__name__} {self.name!r}) should be called on a "
+                f"list of inputs. Received: inputs of shape {shape_of(inputs)} (not a list)"
+            )
+        xs = list(inputs)
+        self._check_count(len(xs), shape_of(xs))
+        rank = max(x.ndim for x in xs)
+        # Keras inserts the missing axes right after the batch axis.
+        xs = [x if x.ndim == rank else ops.reshape(x, (x.shape[0], *(1,) * (rank - x.ndim),
+                                                       *x.shape[1:]))  # fmt: skip
+              for x in xs]
+        return self._merge_function(xs)
+
+    def _merge_function(self, xs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Add(Merge):
+    """Elementwise sum of a list of inputs: ``output = x1 + x2 + ... + xn``.
+
+    Shape: a list of ``(batch, *d)`` tensors (broadcastable) -> ``(batch, *d)``.
+    Raises ``ValueError`` for shapes that do not broadcast. Matches Keras 3
+    ``keras/src/layers/merging/add.py``.
+    """
+
+    def _merge_function(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = ops.add(out, x)
+        return out
+
+
+class Subtract(Merge):
+    """Difference of exactly two inputs: ``output = x1 - x2``.
+
+    Raises ``ValueError`` unless called on exactly 2 inputs. Matches Keras 3
+    ``keras/src/layers/merging/subtract.py``.
+    """
+
+    _exact_inputs = 2
+
+    def _merge_function(self, xs):
+        return ops.subtract(xs[0], xs[1])
+
+
+class Multiply(Merge):
+    """Elementwise product: ``output = x1 * x2 * ... * xn`` (Keras 3 ``merging/multiply.py``)."""
+
+    def _merge_function(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = ops.multiply(out, x)
+        return out
+
+
+class Average(Merge):
+    """Elementwise mean: ``output = (x1 + ... + xn) / n`` (Keras 3 ``merging/average.py``)."""
+
+    def _merge_function(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = ops.add(out, x)
+        return ops.divide(out, len(xs))
+
+
+class Maximum(Merge):
+    """Elementwise maximum: ``output = max(x1, ..., xn)`` (Keras 3 ``merging/maximum.py``)."""
+
+    def _merge_function(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = ops.maximum(out, x)
+        return out
+
+
+class Minimum(Merge):
+    """Elementwise minimum: ``output = min(x1, ..., xn)`` (Keras 3 ``merging/minimum.py``)."""
+
+    def _merge_function(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = ops.minimum(out, x)
+        return out
+
+
+class Concatenate(Merge):
+    """Joins a list of inputs along ``axis``: ``output = concatenate([x1, ..., xn], axis)``.
+
+    Args:
+        axis: the axis to join along (default -1).
+
+    Shape: inputs that agree on every axis but ``axis``; the output's ``axis`` size is the sum.
+
+    Raises:
+        ValueError: not a list, or shapes that differ off the concatenation axis (naming all
+            shapes). Matches Keras 3 ``keras/src/layers/merging/concatenate.py``.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"axis must be an integer, received axis={axis!r}")
+        self.axis = axis
+
+    def compute_output_shape(self, input_shape):
+        shapes = _as_shape_list(self, input_shape)
+        rank = len(shapes[0])
+        err = ValueError(
+            f"A `Concatenate` layer requires inputs with matching shapes except for the "
+            f"concatenation axis (axis={self.axis}). Received: input_shape={_fmt(shapes)}"
+        )
+        if any(len(s) != rank for s in shapes) or not -rank <= self.axis < rank:
+            raise err
+        axis = self.axis % rank
+        out = list(shapes[0])
+        for s in shapes[1:]:
+            for i, (a, b) in enumerate(zip(out, s, strict=True)):
+                if i == axis:
+                    out[i] = None if a is None or b is None else a + b
+                elif a is None:
+                    out[i] = b
+                elif b is not None and a != b:
+                    raise err
+        return tuple(out)
+
+    def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(
+                f"A `Concatenate` layer should be called on a list of inputs. Received: inputs "
+                f"of shape {shape_of(inputs)} (not a list)"
+            )
+        return ops.concatenate(list(inputs), axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def _l2_normalize(x, axis):
+    # NOTE: x * min(rsqrt(sum(x^2)), 1/epsilon), as Keras's ops.normalize: a zero vector
+    # stays zero instead of becoming NaN.
+    sq = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    inv = ops.minimum(ops.divide(1.0, ops.sqrt(sq)), 1.0 / epsilon())
+    return ops.multiply(x, inv)
+
+
+class Dot(Merge):
+    """Dot product of two samples along given axes: for ``(batch, d)`` inputs and
+    ``axes=1``, ``output[b] = sum_i x1[b, i] * x2[b, i]``, shape ``(batch, 1)``.
+
+    Args:
+        axes: an int, or a pair ``(axis_of_x1, axis_of_x2)``; axis 0 (the batch) is not
+            allowed.
+        normalize: if True, L2-normalise both inputs along the dot axes first, so the output
+            is the cosine similarity (default False).
+
+    Shape: ``(batch, *a)`` and ``(batch, *b)`` -> the remaining axes of x1 then of x2
+    (``(batch, 1)`` when nothing remains).
+
+    Raises:
+        TypeError/ValueError: for a malformed ``axes``; ValueError unless called on exactly two
+            inputs whose dot axes have the same size (naming both shapes). Matches Keras 3
+            ``keras/src/layers/merging/dot.py``.
+    """
+
+    _exact_inputs = 2
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axes, int):
+            if not isinstance(axes, (list, tuple)):
+                raise TypeError(
+                    f"Invalid type for argument `axes`: it should be a list or an int. "
+                    f"Received: axes={axes!r}"
+                )
+            if len(axes) != 2 or not all(isinstance(a, int) for a in axes):
+                raise ValueError(
+                    f"Invalid format for argument `axes`: it should contain two integers. "
+                    f"Received: axes={axes!r}"
+                )
+        self.axes = axes
+        self.normalize = bool(normalize)
+        self.supports_masking = False
+
+    def _axes_for(self, r1, r2):
+        pair = [self.axes, self.axes] if isinstance(self.axes, int) else list(self.axes)
+        return [pair[0] % r1, pair[1] % r2]
+
+    def compute_output_shape(self, input_shape):
+        shapes = _as_shape_list(self, input_shape)
+        self._check_count(len(shapes), shapes)
+        s1, s2 = list(shapes[0]), list(shapes[1])
+        a1, a2 = self._axes_for(len(s1), len(s2))
+        if a1 == 0 or a2 == 0:
+            raise ValueError(
+                f"Dot cannot take the product over the batch axis 0. Received: axes={self.axes}"
+            )
+        if s1[a1] is not None and s2[a2] is not None and s1[a1] != s2[a2]:
+            raise ValueError(
+                f"Incompatible input shapes: axis values {s1[a1]} (at axis {a1}) != "
+                f"{s2[a2]} (at axis {a2}). Full input shapes: {tuple(s1)}, {tuple(s2)}"
+            )
+        s1.pop(a1)
+        s2.pop(a2)
+        s2.pop(0)
+        out = s1 + s2
+        return tuple(out + [1] if len(out) == 1 else out)
+
+    def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(
+                f"A `Dot` layer should be called on exactly 2 inputs. Received: "
+                f"{shape_of(inputs)}"
+            )
+        x1, x2 = inputs
+        a1, a2 = self._axes_for(x1.ndim, x2.ndim)
+        if self.normalize:
+            x1, x2 = _l2_normalize(x1, a1), _l2_normalize(x2, a2)
+        # Batched tensordot: move the dot axis last in x1 and right after the batch in x2,
+        # flatten the rest, then one batched matmul.
+        x1 = ops.moveaxis(x1, a1, -1)
+        x2 = ops.moveaxis(x2, a2, 1)
+        rest1, rest2 = tuple(x1.shape[1:-1]), tuple(x2.shape[2:])
+        b, k = x1.shape[0], x1.shape[-1]
+        m1 = ops.reshape(x1, (b, -1, k))
+        m2 = ops.reshape(x2, (b, k, -1))
+        out = ops.matmul(m1, m2)
+        shape = (b, *rest1, *rest2)
+        return ops.reshape(out, shape if len(shape) > 1 else (b, 1))
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def add(inputs, **kwargs):
+    """``Add(**kwargs)(inputs)``: the elementwise sum of a list of tensors."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """``Subtract(**kwargs)(inputs)``: ``inputs[0] - inputs[1]``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """``Multiply(**kwargs)(inputs)``: the elementwise product of a list of tensors."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """``Average(**kwargs)(inputs)``: the elementwise mean of a list of tensors."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """``Maximum(**kwargs)(inputs)``: the elementwise maximum of a list of tensors."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """``Minimum(**kwargs)(inputs)``: the elementwise minimum of a list of tensors."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """``Concatenate(axis, **kwargs)(inputs)``: join a list of tensors along ``axis``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """``Dot(axes, **kwargs)(inputs)``: the batched dot product of two tensors."""
+    return Dot(axes=axes, **kwargs)(inputs)
