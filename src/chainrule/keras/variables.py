@@ -28,7 +28,7 @@ class Variable(Tensor):
         ValueError: if the initial value's shape differs from ``shape``.
     """
 
-    __slots__ = ("name", "_trainable", "path")
+    __slots__ = ("name", "_trainable", "path", "_constraint")
 
     def __init__(self, initializer, shape=None, dtype=None, trainable=True, name=None):
         if callable(initializer) and not hasattr(initializer, "shape"):
@@ -49,6 +49,7 @@ class Variable(Tensor):
         self._node = None
         self.name = name or "variable"
         self.path = self.name
+        self._constraint = None
         self._trainable = bool(trainable)
         self.requires_grad = self._trainable and self.data.dtype.kind == "f"
 
