@@ -81,6 +81,15 @@ def prepare_pair(y_true, y_pred, fn_name: str, dtype=None):
     return y_true, y_pred
 
 
+def sigmoid(x):
+    """``1 / (1 + exp(-x))`` in ``x``'s dtype.
+
+    # NOTE: evaluated as exp(-|x|) based halves, so large |x| neither overflows nor warns.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
 def divide_no_nan(a, b):
     """``a / b`` with 0 wherever ``b == 0`` (Keras ``ops.divide_no_nan``)."""
     a = np.asarray(a)

@@ -7,7 +7,7 @@ Matches Keras 3 ``keras/src/metrics/confusion_metrics.py`` ``AUC``: TP/FP/TN/FN 
 from __future__ import annotations
 
 from ...backend import epsilon, np
-from ._utils import divide_no_nan, to_float
+from ._utils import divide_no_nan, sigmoid, to_float
 from .base import Metric
 from .confusion import evenly_spaced, update_confusion
 
@@ -143,7 +143,7 @@ class AUC(Metric):
         if not self._built:
             self._build(y_pred.shape)
         if self._from_logits:
-            y_pred = (1 / (1 + np.exp(-y_pred))).astype(self.dtype)
+            y_pred = sigmoid(y_pred)
         update_confusion(
             {
                 "tp": self.true_positives,

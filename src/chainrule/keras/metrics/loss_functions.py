@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 
 from ...backend import epsilon, np
-from ._utils import check_same_shape, prepare_pair, to_float, to_numpy
+from ._utils import check_same_shape, prepare_pair, sigmoid, to_float, to_numpy
 
 __all__ = [
     "mean_squared_error",
@@ -186,7 +186,7 @@ def binary_focal_crossentropy(
     if label_smoothing:
         y_true = y_true * (1 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
-        y_pred = 1 / (1 + np.exp(-y_pred))
+        y_pred = sigmoid(y_pred)
     bce = _bce_elementwise(y_true, y_pred, False)
     p_t = y_true * y_pred + (1 - y_true) * (1 - y_pred)
     focal = np.power(1 - p_t, gamma) * bce
