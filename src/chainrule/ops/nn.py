@@ -160,13 +160,23 @@ def hard_sigmoid(x):
 defvjp(hard_sigmoid, lambda g, out, x: g * ((x > -3) & (x < 3)) / 6)
 
 
-def _logsumexp(x, axis, keepdims=True):
+def _shifted(x, axis):
+    """``(z, log(sum(exp(z))))`` with ``z = x - max(x, axis)``.
+
+    NOTE: callers form ``x - logsumexp(x)`` as ``z - log(sum(exp(z)))``. Subtracting the full
+    logsumexp from ``x`` cancels catastrophically for large logits: in float32 at 1e8 the
+    ``log(2)`` is below one ulp and log_softmax([1e8, 1e8]) came out as [0, 0].
+    """
     if x.size == 0:  # an empty sum is 0: log(0) = -inf (np.max has no identity here)
-        return np.full(np.sum(x, axis=axis, keepdims=keepdims).shape, -np.inf, x.dtype)
+        return x, np.full(np.sum(x, axis=axis, keepdims=True).shape, -np.inf, x.dtype)
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
+    z = x - np.where(np.isfinite(m), m, 0)
+    return z, np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _softmax_of(x, axis):
+    z, ls = _shifted(x, axis)
+    return np.exp(z - ls)
 
 
 @primitive(nargs=1)
@@ -184,7 +194,8 @@ defvjp(softmax, lambda g, out, x, axis=-1: out * (g - np.sum(g * out, axis=axis,
 @primitive(nargs=1)
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x, axis)``; finite for inputs of +-1000 in float32."""
-    return x - _logsumexp(x, axis)
+    z, ls = _shifted(x, axis)
+    return z - ls
 
 
 defvjp(
@@ -269,18 +280,23 @@ defvjp(
 @primitive(nargs=2)
 def softmax_cross_entropy(labels, logits, axis=-1):
     """``-sum(labels * log_softmax(logits), axis)``: ``(..., C), (..., C) -> (...)``."""
-    lse = _logsumexp(logits, axis)
-    return np.sum(labels * (lse - logits), axis=axis)
+    z, ls = _shifted(logits, axis)
+    return np.sum(labels * (ls - z), axis=axis)
+
+
+def _sce_dlabels(g, out, y, x, axis=-1):
+    z, ls = _shifted(x, axis)
+    return np.expand_dims(g, axis) * (ls - z)
 
 
 def _sce_dlogits(g, out, y, x, axis=-1):
-    sm = np.exp(x - _logsumexp(x, axis))
+    sm = _softmax_of(x, axis)
     return np.expand_dims(g, axis) * (sm * np.sum(y, axis=axis, keepdims=True) - y)
 
 
 defvjp(
     softmax_cross_entropy,
-    lambda g, out, y, x, axis=-1: np.expand_dims(g, axis) * (_logsumexp(x, axis) - x),
+    _sce_dlabels,
     _sce_dlogits,
 )
 
@@ -306,13 +322,13 @@ def sparse_softmax_cross_entropy(labels, logits):
         ValueError: naming a label outside ``[0, C)``.
     """
     _check_labels(labels, logits.shape[-1])
-    lse = _logsumexp(logits, -1, keepdims=False)
-    picked = np.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
-    return lse - picked
+    z, ls = _shifted(logits, -1)
+    picked = np.take_along_axis(z, labels[..., None], axis=-1)
+    return (ls - picked)[..., 0]
 
 
 def _ssce_dlogits(g, out, labels, x):
-    sm = np.exp(x - _logsumexp(x, -1))
+    sm = _softmax_of(x, -1)
     np.put_along_axis(sm, labels[..., None], np.take_along_axis(sm, labels[..., None], -1) - 1, -1)
     return g[..., None] * sm
 

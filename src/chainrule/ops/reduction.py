@@ -172,11 +172,17 @@ def logsumexp(x, axis=None, keepdims=False):
     return out if keepdims else np.squeeze(out, axis=_axes(axis, x.ndim))
 
 
-defvjp(
-    logsumexp,
-    lambda g, out, x, axis=None, keepdims=False: _keep(g, x, axis, keepdims)
-    * np.exp(x - _keep(out, x, axis, keepdims)),
-)
+def _logsumexp_vjp(g, out, x, axis=None, keepdims=False):
+    # NOTE: the gradient is softmax(x), computed from x - max(x); exp(x - out) would lose the
+    # digits of out that float32 cannot hold next to a large max (1e-4 relative at 1000).
+    if x.size == 0:
+        return np.zeros(x.shape, g.dtype)
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - np.where(np.isfinite(m), m, 0))
+    return _keep(g, x, axis, keepdims) * (e / np.sum(e, axis=axis, keepdims=True))
+
+
+defvjp(logsumexp, _logsumexp_vjp)
 
 
 @primitive(nargs=1)
