@@ -21,6 +21,11 @@ import chainrule as cr
 from chainrule.keras import optimizers as cro
 from chainrule.keras.variables import Variable
 
+# Keras's own Variable.numpy() trips this NumPy 2 deprecation; it is not about chainrule.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
 SHAPES = [(3, 4), (5,), ()]
 N_STEPS = 5
 RTOL = 1e-6

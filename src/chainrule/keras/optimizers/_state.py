@@ -49,6 +49,7 @@ class OptimizerStateMixin:
                     f"a value of shape {new.shape}"
                 )
         self._iterations = int(values[0])
+        self._const_cache.clear()
         k = 1
         if not callable(self._learning_rate):
             self._learning_rate = np.float32(values[1])

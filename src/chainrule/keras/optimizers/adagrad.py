@@ -50,18 +50,21 @@ class Adagrad(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``acc += g**2; w -= lr * g / sqrt(acc + eps)``."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
+        eps, lr = self._constants(w.dtype, learning_rate)
         acc = self._accumulators_sq[i]
         s0, s1 = self._scratch[i]
-        np.multiply(gradient, gradient, out=s0)
-        np.add(acc, s0, out=acc)
-        np.add(acc, t(self.epsilon), out=s0)
-        np.sqrt(s0, out=s0)
-        np.multiply(gradient, t(learning_rate), out=s1)
-        np.divide(s1, s0, out=s1)
-        np.subtract(w, s1, out=w)
+        np.multiply(gradient, gradient, s0)
+        np.add(acc, s0, acc)
+        np.add(acc, eps, s0)
+        np.sqrt(s0, s0)
+        np.multiply(gradient, lr, s1)
+        np.divide(s1, s0, s1)
+        np.subtract(w, s1, w)
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        return t(self.epsilon), t(learning_rate)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -111,30 +114,32 @@ class Adadelta(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``delta = -rms(acc_d) * g / rms(acc_g); w += lr * delta`` (see class doc)."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
-        rho, one_minus, eps = t(self.rho), t(1 - self.rho), t(self.epsilon)
+        rho, one_minus, eps, lr = self._constants(w.dtype, learning_rate)
         acc_g, acc_d = self._accumulated_grads[i], self._accumulated_delta_vars[i]
         s0, s1 = self._scratch[i]
-        np.multiply(acc_g, rho, out=acc_g)
-        np.multiply(gradient, gradient, out=s0)
-        np.multiply(s0, one_minus, out=s0)
-        np.add(acc_g, s0, out=acc_g)
+        np.multiply(acc_g, rho, acc_g)
+        np.multiply(gradient, gradient, s0)
+        np.multiply(s0, one_minus, s0)
+        np.add(acc_g, s0, acc_g)
         # delta in s0
-        np.add(acc_d, eps, out=s0)
-        np.sqrt(s0, out=s0)
-        np.multiply(s0, gradient, out=s0)
-        np.add(acc_g, eps, out=s1)
-        np.sqrt(s1, out=s1)
-        np.divide(s0, s1, out=s0)
-        np.negative(s0, out=s0)
-        np.multiply(acc_d, rho, out=acc_d)
-        np.multiply(s0, s0, out=s1)
-        np.multiply(s1, one_minus, out=s1)
-        np.add(acc_d, s1, out=acc_d)
-        np.multiply(s0, t(learning_rate), out=s0)
-        np.add(w, s0, out=w)
+        np.add(acc_d, eps, s0)
+        np.sqrt(s0, s0)
+        np.multiply(s0, gradient, s0)
+        np.add(acc_g, eps, s1)
+        np.sqrt(s1, s1)
+        np.divide(s0, s1, s0)
+        np.negative(s0, s0)
+        np.multiply(acc_d, rho, acc_d)
+        np.multiply(s0, s0, s1)
+        np.multiply(s1, one_minus, s1)
+        np.add(acc_d, s1, acc_d)
+        np.multiply(s0, lr, s0)
+        np.add(w, s0, w)
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        return t(self.rho), t(1 - self.rho), t(self.epsilon), t(learning_rate)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -72,40 +72,41 @@ class Adam(Optimizer):
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(variables, "velocity_hat")
 
-    def _moments(self, gradient, i, t):
+    def _step_constants(self, t, learning_rate) -> tuple:
+        step = t(self.iterations + 1)
+        b1, b2 = t(self.beta_1), t(self.beta_2)
+        alpha = t(learning_rate) * np.sqrt(1 - np.power(b2, step)) / (1 - np.power(b1, step))
+        return b1, t(1 - self.beta_1), b2, t(1 - self.beta_2), t(self.epsilon), alpha
+
+    def _moments(self, gradient, i, c):
+        b1, one_b1, b2, one_b2 = c[:4]
         m, v = self._momentums[i], self._velocities[i]
         s = self._scratch[i][0]
-        np.multiply(m, t(self.beta_1), out=m)
-        np.multiply(gradient, t(1 - self.beta_1), out=s)
-        np.add(m, s, out=m)
-        np.multiply(gradient, gradient, out=s)
-        np.multiply(s, t(1 - self.beta_2), out=s)
-        np.multiply(v, t(self.beta_2), out=v)
-        np.add(v, s, out=v)
+        np.multiply(m, b1, m)
+        np.multiply(gradient, one_b1, s)
+        np.add(m, s, m)
+        np.multiply(gradient, gradient, s)
+        np.multiply(s, one_b2, s)
+        np.multiply(v, b2, v)
+        np.add(v, s, v)
         return m, v
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``m, v`` moving averages; ``w -= alpha * m / (sqrt(v) + eps)`` (see class doc)."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
-        step = t(self.iterations + 1)
-        alpha = (
-            t(learning_rate)
-            * np.sqrt(1 - np.power(t(self.beta_2), step))
-            / (1 - np.power(t(self.beta_1), step))
-        )
-        m, v = self._moments(gradient, i, t)
+        c = self._constants(w.dtype, learning_rate)
+        m, v = self._moments(gradient, i, c)
         if self.amsgrad:
             v_hat = self._velocity_hats[i]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
         s0, s1 = self._scratch[i]
-        np.sqrt(v, out=s0)
-        np.add(s0, t(self.epsilon), out=s0)
-        np.multiply(m, alpha, out=s1)
-        np.divide(s1, s0, out=s1)
-        np.subtract(w, s1, out=w)
+        np.sqrt(v, s0)
+        np.add(s0, c[4], s0)
+        np.multiply(m, c[5], s1)
+        np.divide(s1, s0, s1)
+        np.subtract(w, s1, w)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -201,23 +202,27 @@ class Adamax(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``w -= lr * m / ((u + eps) * (1 - beta_1**t))`` (see class doc)."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
-        correction = 1 - np.power(t(self.beta_1), t(self.iterations + 1))
+        b1, one_b1, b2, eps, correction, lr = self._constants(w.dtype, learning_rate)
         m, u = self._m[i], self._u[i]
         s0, s1 = self._scratch[i]
-        np.multiply(m, t(self.beta_1), out=m)
-        np.multiply(gradient, t(1 - self.beta_1), out=s0)
-        np.add(m, s0, out=m)
-        np.multiply(u, t(self.beta_2), out=u)
-        np.abs(gradient, out=s0)
+        np.multiply(m, b1, m)
+        np.multiply(gradient, one_b1, s0)
+        np.add(m, s0, m)
+        np.multiply(u, b2, u)
+        np.abs(gradient, s0)
         np.maximum(u, s0, out=u)
-        np.add(u, t(self.epsilon), out=s0)
-        np.multiply(s0, correction, out=s0)
-        np.multiply(m, t(learning_rate), out=s1)
-        np.divide(s1, s0, out=s1)
-        np.subtract(w, s1, out=w)
+        np.add(u, eps, s0)
+        np.multiply(s0, correction, s0)
+        np.multiply(m, lr, s1)
+        np.divide(s1, s0, s1)
+        np.subtract(w, s1, w)
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        b1 = t(self.beta_1)
+        correction = 1 - np.power(b1, t(self.iterations + 1))
+        return b1, t(1 - self.beta_1), t(self.beta_2), t(self.epsilon), correction, t(learning_rate)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -283,30 +288,37 @@ class Nadam(Adam):
         self._u_product[...] = self._u_product * u_t
         u_prod = t(self._u_product)
         self._coefs = (u_t, u_next, u_prod, u_prod * u_next)
+        self._const_cache.clear()
         super()._backend_update_step(grads, variables, learning_rate)
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        u_t, u_next, u_prod, u_prod_next = (t(c) for c in self._coefs)
+        one_b2_t = t(1) - np.power(t(self.beta_2), t(self.iterations + 1))
+        return (t(self.beta_1), t(1 - self.beta_1), t(self.beta_2), t(1 - self.beta_2),
+                u_next, t(1) - u_prod_next, t(1) - u_t, t(1) - u_prod, one_b2_t,
+                t(self.epsilon), t(learning_rate))  # fmt: skip
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """Nadam's ``m_hat``/``v_hat`` step (see class doc)."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
-        u_t, u_next, u_prod, u_prod_next = (t(c) for c in self._coefs)
-        step = t(self.iterations + 1)
-        m, v = self._moments(gradient, i, t)
+        c = self._constants(w.dtype, learning_rate)
+        u_next, one_upn, one_ut, one_up, one_b2_t, eps, lr = c[4:]
+        m, v = self._moments(gradient, i, c)
         s0, s1 = self._scratch[i]
         # m_hat in s0
-        np.multiply(m, u_next, out=s0)
-        np.divide(s0, t(1) - u_prod_next, out=s0)
-        np.multiply(gradient, t(1) - u_t, out=s1)
-        np.divide(s1, t(1) - u_prod, out=s1)
-        np.add(s0, s1, out=s0)
+        np.multiply(m, u_next, s0)
+        np.divide(s0, one_upn, s0)
+        np.multiply(gradient, one_ut, s1)
+        np.divide(s1, one_up, s1)
+        np.add(s0, s1, s0)
         # sqrt(v_hat) + eps in s1
-        np.divide(v, t(1) - np.power(t(self.beta_2), step), out=s1)
-        np.sqrt(s1, out=s1)
-        np.add(s1, t(self.epsilon), out=s1)
-        np.multiply(s0, t(learning_rate), out=s0)
-        np.divide(s0, s1, out=s0)
-        np.subtract(w, s0, out=w)
+        np.divide(v, one_b2_t, s1)
+        np.sqrt(s1, s1)
+        np.add(s1, eps, s1)
+        np.multiply(s0, lr, s0)
+        np.divide(s0, s1, s0)
+        np.subtract(w, s0, w)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -24,6 +24,10 @@ __all__ = ["Optimizer", "BaseOptimizer"]
 
 
 def _as_lr(value) -> np.float32:
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()  # a 0-d array or tensor, as a callback may pass
     check_number("learning_rate", value, low=0)
     return np.float32(value)
 
@@ -136,6 +140,7 @@ class Optimizer(OptimizerStateMixin):
         self._index: dict[int, int] = {}
         self._slots: list = []  # every slot array, in Keras's saving order
         self._scratch: list = []  # per variable: tuple of scratch views
+        self._const_cache: dict = {}  # per-step scalar constants, see `_constants`
         self._exclude_ids: set = set()
         self._exclude_pattern = None
         self._decay_cache: dict[int, bool] = {}
@@ -157,6 +162,7 @@ class Optimizer(OptimizerStateMixin):
     @iterations.setter
     def iterations(self, value: int) -> None:
         self._iterations = int(value)
+        self._const_cache.clear()
 
     @property
     def learning_rate(self) -> np.float32:
@@ -252,6 +258,20 @@ class Optimizer(OptimizerStateMixin):
 
     def _get_variable_index(self, variable) -> int:
         return self._index[id(variable)]
+
+    def _constants(self, dtype, learning_rate) -> tuple:
+        # NOTE: the scalar coefficients of a step (bias corrections, 1 - beta, ...) are computed
+        # once per step and dtype, in that dtype as Keras does, not once per variable: NumPy
+        # scalar arithmetic costs microseconds, which dominates small variables.
+        key = (dtype, learning_rate)
+        c = self._const_cache.get(key)
+        if c is None:
+            c = self._const_cache[key] = self._step_constants(dtype.type, learning_rate)
+        return c
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        """The scalars ``update_step`` needs this step, each of scalar type ``t``."""
+        return (t(learning_rate),)
 
     # -- weight decay -------------------------------------------------------------------------
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
@@ -373,6 +393,7 @@ class Optimizer(OptimizerStateMixin):
                 new = constraint(v)
                 v.data[...] = new.data if isinstance(new, Tensor) else new
         self._iterations += 1
+        self._const_cache.clear()
 
     def _update(self, grads, variables) -> None:
         grads = self._clip_gradients(grads)

@@ -49,20 +49,29 @@ class Lion(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``w -= lr * sign(b1*m + (1-b1)*g); m = b2*m + (1-b2)*g``."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
+        b1, one_b1, b2, one_b2, lr = self._constants(w.dtype, learning_rate)
         m = self._momentums[i]
         s0, s1 = self._scratch[i]
-        np.multiply(m, t(self.beta_1), out=s0)
-        np.multiply(gradient, t(1 - self.beta_1), out=s1)
-        np.add(s0, s1, out=s0)
-        np.sign(s0, out=s0)
-        np.multiply(s0, t(learning_rate), out=s0)
-        np.subtract(w, s0, out=w)
-        np.multiply(m, t(self.beta_2), out=m)
-        np.multiply(gradient, t(1 - self.beta_2), out=s1)
-        np.add(m, s1, out=m)
+        np.multiply(m, b1, s0)
+        np.multiply(gradient, one_b1, s1)
+        np.add(s0, s1, s0)
+        np.sign(s0, s0)
+        np.multiply(s0, lr, s0)
+        np.subtract(w, s0, w)
+        np.multiply(m, b2, m)
+        np.multiply(gradient, one_b2, s1)
+        np.add(m, s1, m)
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        return (
+            t(self.beta_1),
+            t(1 - self.beta_1),
+            t(self.beta_2),
+            t(1 - self.beta_2),
+            t(learning_rate),
+        )
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

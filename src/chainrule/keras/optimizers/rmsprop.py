@@ -71,34 +71,36 @@ class RMSprop(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``v = rho*v + (1-rho)*g**2; w -= lr*g / sqrt(v + eps)`` (see class doc)."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
-        rho, one_minus = t(self.rho), t(1 - self.rho)
+        rho, one_minus, eps, lr, mu = self._constants(w.dtype, learning_rate)
         v = self._velocities[i]
         s0, s1 = self._scratch[i]
-        np.multiply(v, rho, out=v)
-        np.multiply(gradient, gradient, out=s0)
-        np.multiply(s0, one_minus, out=s0)
-        np.add(v, s0, out=v)
-        np.add(v, t(self.epsilon), out=s0)
+        np.multiply(v, rho, v)
+        np.multiply(gradient, gradient, s0)
+        np.multiply(s0, one_minus, s0)
+        np.add(v, s0, v)
+        np.add(v, eps, s0)
         if self.centered:
             avg = self._average_gradients[i]
-            np.multiply(avg, rho, out=avg)
-            np.multiply(gradient, one_minus, out=s1)
-            np.add(avg, s1, out=avg)
-            np.multiply(avg, avg, out=s1)
-            np.subtract(s0, s1, out=s0)
-        np.sqrt(s0, out=s0)
-        np.multiply(gradient, t(learning_rate), out=s1)
-        np.divide(s1, s0, out=s1)
+            np.multiply(avg, rho, avg)
+            np.multiply(gradient, one_minus, s1)
+            np.add(avg, s1, avg)
+            np.multiply(avg, avg, s1)
+            np.subtract(s0, s1, s0)
+        np.sqrt(s0, s0)
+        np.multiply(gradient, lr, s1)
+        np.divide(s1, s0, s1)
         if self.momentum > 0:
             mom = self._momentums[i]
-            np.multiply(mom, t(self.momentum), out=mom)
-            np.add(mom, s1, out=mom)
-            np.subtract(w, mom, out=w)
+            np.multiply(mom, mu, mom)
+            np.add(mom, s1, mom)
+            np.subtract(w, mom, w)
         else:
-            np.subtract(w, s1, out=w)
+            np.subtract(w, s1, w)
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        return t(self.rho), t(1 - self.rho), t(self.epsilon), t(learning_rate), t(self.momentum)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

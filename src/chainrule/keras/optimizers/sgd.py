@@ -64,24 +64,26 @@ class SGD(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``m = momentum*m - lr*g; w += m`` (Nesterov: ``w += momentum*m - lr*g``)."""
-        i = self._get_variable_index(variable)
+        i = self._index[id(variable)]
         w = variable.data
-        t = w.dtype.type
+        lr, mu = self._constants(w.dtype, learning_rate)
         s = self._scratch[i][0]
-        np.multiply(gradient, t(learning_rate), out=s)
+        np.multiply(gradient, lr, s)
         if self.momentum == 0:
-            np.subtract(w, s, out=w)
+            np.subtract(w, s, w)
             return
         m = self.momentums[i]
-        mu = t(self.momentum)
-        np.multiply(m, mu, out=m)
-        np.subtract(m, s, out=m)
+        np.multiply(m, mu, m)
+        np.subtract(m, s, m)
         if self.nesterov:
-            np.subtract(w, s, out=w)
-            np.multiply(m, mu, out=s)
-            np.add(w, s, out=w)
+            np.subtract(w, s, w)
+            np.multiply(m, mu, s)
+            np.add(w, s, w)
         else:
-            np.add(w, m, out=w)
+            np.add(w, m, w)
+
+    def _step_constants(self, t, learning_rate) -> tuple:
+        return t(learning_rate), t(self.momentum)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
