@@ -157,8 +157,12 @@ def test_function_matches_keras(name, kind, kwargs, shape):
     rng = np.random.default_rng(zlib.crc32(f"{name}{kind}{kwargs}{shape}".encode()))
     y_true, y_pred = _data(kind, shape, rng)
     ours = getattr(losses, name)
-    _check(lambda t, p: ours(t, p, **kwargs), lambda t, p: _keras_fn(name)(t, p, **kwargs),
-           y_true, y_pred)  # fmt: skip
+    _check(
+        lambda t, p: ours(t, p, **kwargs),
+        lambda t, p: _keras_fn(name)(t, p, **kwargs),
+        y_true,
+        y_pred,
+    )
 
 
 SPARSE = [
@@ -175,8 +179,9 @@ def _sparse_cases():
             for trailing_one in (False, True):
                 if trailing_one and kwargs.get("axis", -1) % len(shape) != len(shape) - 1:
                     continue  # a trailing size-1 label axis needs the class axis last
-                yield pytest.param(kwargs, kind, shape, trailing_one,
-                                   id=f"{kwargs}-{kind}-{shape}-{trailing_one}")  # fmt: skip
+                yield pytest.param(
+                    kwargs, kind, shape, trailing_one, id=f"{kwargs}-{kind}-{shape}-{trailing_one}"
+                )
 
 
 @pytest.mark.parametrize("kwargs,kind,shape,trailing_one", list(_sparse_cases()))
@@ -194,8 +199,12 @@ def test_sparse_function_matches_keras(kwargs, kind, shape, trailing_one):
         y_pred = (2 * rng.normal(size=shape)).astype(np.float32)
     fn = losses.sparse_categorical_crossentropy
     kfn = keras.losses.sparse_categorical_crossentropy
-    _check(lambda t, p: fn(t, p, **kwargs), lambda t, p: kfn(t, p, **kwargs),
-           labels.astype(np.float32), y_pred)  # fmt: skip
+    _check(
+        lambda t, p: fn(t, p, **kwargs),
+        lambda t, p: kfn(t, p, **kwargs),
+        labels.astype(np.float32),
+        y_pred,
+    )
     # integer labels give the same numbers
     v = fn(labels, y_pred, **kwargs).numpy()
     np.testing.assert_allclose(v, fn(labels.astype(np.float32), y_pred, **kwargs).numpy())
@@ -245,8 +254,12 @@ def test_class_reductions_match_keras(cls, kwargs, kind):
         theirs = getattr(keras.losses, cls)(reduction=reduction, **kwargs)
         for sw_kind in (None, "per_sample", "per_sample_col", "full"):
             sw = _weights(sw_kind, (6,), rng)
-            _check(lambda t, p, w=sw: ours(t, p, sample_weight=w),
-                   lambda t, p, w=sw: theirs(t, p, sample_weight=w), y_true, y_pred)  # fmt: skip
+            _check(
+                lambda t, p, w=sw: ours(t, p, sample_weight=w),
+                lambda t, p, w=sw: theirs(t, p, sample_weight=w),
+                y_true,
+                y_pred,
+            )
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
@@ -272,8 +285,12 @@ def test_class_shapes_match_keras(cls, kwargs, kind, shape):
             if sw_kind == "per_sample_col" and len(value_shape) < 2:
                 sw_kind = "per_sample"
             sw = _weights(sw_kind, value_shape, rng)
-            _check(lambda t, p, w=sw: ours(t, p, sample_weight=w),
-                   lambda t, p, w=sw: theirs(t, p, sample_weight=w), y_true, y_pred)  # fmt: skip
+            _check(
+                lambda t, p, w=sw: ours(t, p, sample_weight=w),
+                lambda t, p, w=sw: theirs(t, p, sample_weight=w),
+                y_true,
+                y_pred,
+            )
 
 
 @pytest.mark.parametrize("kind", ["probs", "logits"])
@@ -291,8 +308,12 @@ def test_sparse_class_matches_keras(kind, ignore_class):
         ours = losses.SparseCategoricalCrossentropy(**kw)
         theirs = keras.losses.SparseCategoricalCrossentropy(**kw)
         for weight in (None, sw):
-            _check(lambda t, p, w=weight: ours(t, p, sample_weight=w),
-                   lambda t, p, w=weight: theirs(t, p, sample_weight=w), labels, y_pred)  # fmt: skip
+            _check(
+                lambda t, p, w=weight: ours(t, p, sample_weight=w),
+                lambda t, p, w=weight: theirs(t, p, sample_weight=w),
+                labels,
+                y_pred,
+            )
 
 
 def test_half_mse_is_half_of_mse_and_its_gradient_is_the_residual():
