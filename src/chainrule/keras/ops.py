@@ -622,9 +622,9 @@ def normalize(x, axis=-1, order=2, epsilon=None) -> Tensor:
     """``x / max(norm(x, order, axis), epsilon)`` (``epsilon`` default ``backend.epsilon()``)."""
     eps = _epsilon() if epsilon is None else epsilon
     if order == 2:
-        inv = _o.minimum(_o.divide(1.0, _o.sqrt(_o.sum(_o.square(x), axis=axis, keepdims=True))),
-                         1.0 / eps)  # fmt: skip
-        return _o.multiply(x, inv)
+        # NOTE: sqrt(max(sum(x^2), eps^2)) is Keras's min(rsqrt(.), 1/eps) without a 1/0.
+        sq = _o.sum(_o.square(x), axis=axis, keepdims=True)
+        return _o.divide(x, _o.sqrt(_o.maximum(sq, eps * eps)))
     return _o.divide(x, _o.maximum(_o.norm(x, ord=order, axis=axis, keepdims=True), eps))
 
 

@@ -244,11 +244,10 @@ class Concatenate(Merge):
 
 
 def _l2_normalize(x, axis):
-    # NOTE: x * min(rsqrt(sum(x^2)), 1/epsilon), as Keras's ops.normalize: a zero vector
-    # stays zero instead of becoming NaN.
+    # NOTE: x / sqrt(max(sum(x^2), epsilon^2)) equals Keras's x * min(rsqrt(sum(x^2)),
+    # 1/epsilon) and never divides by zero: a zero vector stays zero instead of NaN.
     sq = ops.sum(ops.square(x), axis=axis, keepdims=True)
-    inv = ops.minimum(ops.divide(1.0, ops.sqrt(sq)), 1.0 / epsilon())
-    return ops.multiply(x, inv)
+    return ops.divide(x, ops.sqrt(ops.maximum(sq, epsilon() ** 2)))
 
 
 class Dot(Merge):

@@ -1,5 +1,11 @@
 """Functional models: a graph of layer calls from ``keras.Input`` tensors to outputs
-(Keras 3 ``keras/src/models/functional.py``)."""
+(Keras 3 ``keras/src/models/functional.py``).
+
+``keras.Model(inputs, outputs)`` walks back from the outputs through the recorded layer calls
+(``SymbolicNode``s) to the inputs, keeps the calls in execution order, and replays them on real
+data. Inputs and outputs may be a single tensor, a list or a dict; a layer called several times
+shares its weights; a model can be called as a layer inside another model.
+"""
 
 from __future__ import annotations
 
@@ -10,68 +16,106 @@ from .model import Model, adjust_input_rank
 __all__ = ["Functional"]
 
 
-def _walk(outputs):
-    """Symbolic nodes in execution order (inputs first), found backwards from ``outputs``."""
+def _producer(kt):
+    return kt._history[0] if kt._history is not None else None
+
+
+def _walk(outputs, inputs):
+    """The layer calls between ``inputs`` and ``outputs``, in execution order.
+
+    Raises:
+        ValueError: an output that is not a symbolic tensor, or a path from an output that ends
+            at an ``Input`` not among ``inputs`` (naming that input and the output).
+    """
+    given = {id(t) for t in inputs}
     order, seen = [], set()
 
-    def visit(kt):  # recursion depth = graph depth, which is small for layer graphs
-        node, _ = kt._history
+    def visit(kt, out_name):  # recursion depth = graph depth, small for layer graphs
+        if id(kt) in given:
+            return
+        node = _producer(kt)
+        if node is None or isinstance(node.layer, InputLayer):
+            raise ValueError(
+                f"Graph disconnected: output {out_name!r} depends on the input tensor "
+                f"{kt.name!r}, which is not among the model's inputs "
+                f"{[t.name for t in inputs]}. Pass it in `inputs`."
+            )
         if id(node) in seen:
             return
         seen.add(id(node))
         for t in node.input_tensors:
-            visit(t)
+            visit(t, out_name)
         order.append(node)
 
     for kt in outputs:
-        if not isinstance(kt, KerasTensor) or kt._history is None:
-            raise ValueError(f"model outputs must be symbolic tensors from layer calls, "
-                             f"received {kt!r}")  # fmt: skip
-        visit(kt)
+        node = _producer(kt) if isinstance(kt, KerasTensor) else None
+        name = node.layer.name if node is not None else getattr(kt, "name", repr(kt))
+        visit(kt, name)
     return order
 
 
+def _check_symbolic(struct, what):
+    for t in _flatten(struct):
+        if not isinstance(t, KerasTensor):
+            raise ValueError(
+                f"All `{what}` values must be KerasTensors (from keras.Input and layer calls). "
+                f"Received {what}={struct!r} including {t!r} of type {type(t).__name__}"
+            )
+
+
 class Functional(Model):
-    """A model defined by ``Model(inputs, outputs)``.
+    """A model defined by ``Model(inputs, outputs)`` (matches Keras 3
+    ``keras/src/models/functional.py``).
 
     Args:
         inputs: a KerasTensor from ``keras.Input``, or a list/dict of them.
-        outputs: a KerasTensor produced from the inputs by layer calls, or a list/dict.
+        outputs: KerasTensor(s) computed from ``inputs`` by layer calls: one, a list or a dict.
+            Calling the model returns the same structure (a one-element list is unpacked).
         name: default "functional", "functional_1", ...
+        trainable: default True.
+
+    Shape: each input ``(batch, *input_shape)``; outputs as recorded.
 
     Raises:
-        ValueError: if an output does not depend only on the given inputs (naming the
-            disconnected input tensor).
+        ValueError: an input or output that is not a KerasTensor; an output that depends on
+            an ``Input`` not given in ``inputs`` (naming it); when called, the wrong number of
+            inputs, a dict missing an input's key, or an input of the wrong shape.
+
+    >>> from chainrule import keras
+    >>> x = keras.Input((3,), name="x")
+    >>> m = keras.Model(x, keras.layers.Dense(2)(x), name="tiny")
+    >>> m.output_shape
+    (None, 2)
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
-        super().__init__(name=name, trainable=trainable)
+        if self.__dict__.get("_graph_ready"):  # Model.__new__ returned us; __init__ runs again
+            return
+        _check_symbolic(inputs, "inputs")
+        _check_symbolic(outputs, "outputs")
+        super().__init__(name=name, trainable=trainable, **kwargs)
         self._inputs_struct = inputs
         self._outputs_struct = outputs
         self.inputs = _flatten(inputs)
         self.outputs = _flatten(outputs)
-        nodes = _walk(self.outputs)
-        given = {id(t) for t in self.inputs}
-        for node in nodes:
-            if isinstance(node.layer, InputLayer) and id(node.outputs) not in given:
-                raise ValueError(
-                    f"graph disconnected: output depends on input tensor "
-                    f"{node.outputs.name!r}, which is not among the model's inputs "
-                    f"{[t.name for t in self.inputs]}"
-                )
-        self._nodes = [n for n in nodes if not isinstance(n.layer, InputLayer)]
-        self._layer_list = []
+        self._nodes = _walk(self.outputs, self.inputs)
+        layers = []
         for t in self.inputs:
-            self._layer_list.append(t._history[0].layer)
+            node = _producer(t)
+            if node is not None and isinstance(node.layer, InputLayer):
+                layers.append(node.layer)
         for n in self._nodes:
-            if not any(n.layer is la for la in self._layer_list):
-                self._layer_list.append(n.layer)
-        for la in self._layer_list:
+            if not any(n.layer is la for la in layers):
+                layers.append(n.layer)
+        self._layer_list = layers
+        for la in layers:
             if not isinstance(la, InputLayer):
                 self._tracked.append(la)
-        self._build_input_shape = [t.shape for t in self.inputs] if len(self.inputs) > 1 else (
-            self.inputs[0].shape)  # fmt: skip
+        shapes = [t.shape for t in self.inputs]
+        self._build_input_shape = shapes if len(shapes) > 1 else shapes[0]
+        self._output_shape = _map(lambda t: t.shape, outputs)
         self.built = True
+        self._graph_ready = True
 
     @property
     def layers(self):
@@ -79,35 +123,72 @@ class Functional(Model):
 
     @property
     def input_names(self):
-        return [t._history[0].layer.name for t in self.inputs]
+        return [t.name for t in self.inputs]
 
     @property
     def output_names(self):
-        return [t._history[0].layer.name for t in self.outputs]
+        """The names of the layers producing the outputs (Keras's ``output_names``)."""
+        return [_producer(t).layer.name for t in self.outputs]
+
+    @property
+    def _loss_names(self):
+        # Keras names per-output losses and metrics by the dict key for dict outputs and by
+        # the producing layer's name otherwise.
+        if isinstance(self._outputs_struct, dict):
+            return list(self._outputs_struct)
+        return self.output_names
+
+    @property
+    def input_shape(self):
+        return self._build_input_shape
+
+    @property
+    def output_shape(self):
+        out = self._output_shape
+        return out[0] if isinstance(out, list) and len(out) == 1 else out
+
+    @property
+    def input(self):
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
 
     def __call__(self, *args, **kwargs):
         return Layer.__call__(self, *args, **kwargs)
 
     def _inputs_as_list(self, inputs):
+        names = self.input_names
         if isinstance(inputs, dict):
-            names = self.input_names
-            missing = [n for n in names if n not in inputs]
+            keys = list(self._inputs_struct) if isinstance(self._inputs_struct, dict) else names
+            missing = [k for k in keys if k not in inputs]
             if missing:
                 raise ValueError(
-                    f"missing inputs {missing}: the model's inputs are {names}, received keys "
-                    f"{list(inputs)}"
+                    f"Missing data for input {missing[0]!r} of model {self.name!r}. You passed a "
+                    f"data dictionary with keys {list(inputs)}. Expected the following keys: "
+                    f"{keys}"
                 )
-            return [inputs[n] for n in names]
+            if isinstance(self._inputs_struct, dict):
+                by_id = {id(v): inputs[k] for k, v in self._inputs_struct.items()}
+                return [by_id[id(t)] for t in self.inputs]
+            return [inputs[k] for k in keys]
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(flat) != len(self.inputs):
             raise ValueError(
-                f"model {self.name!r} expects {len(self.inputs)} input(s), received {len(flat)}"
+                f"Model {self.name!r} expects {len(self.inputs)} input(s) {names}, but it "
+                f"received {len(flat)} input tensor(s). Pass a list of {len(self.inputs)} "
+                f"arrays in that order, or a dict keyed by input name."
             )
         return flat
 
     def call(self, inputs, training=None, mask=None):
         values = {}
-        for kt, x in zip(self.inputs, self._inputs_as_list(inputs)):
+        for kt, x in zip(self.inputs, self._inputs_as_list(inputs), strict=True):
+            if not hasattr(x, "shape"):
+                from ...backend import np  # noqa: PLC0415
+
+                x = np.asarray(x, dtype=kt.dtype)
             values[id(kt)] = adjust_input_rank(x, kt.shape, f"input {kt.name!r}")
         for node in self._nodes:
             args = _map(lambda v: values[id(v)] if isinstance(v, KerasTensor) else v,
@@ -117,6 +198,12 @@ class Functional(Model):
             if training is not None and node.layer._call_has_training:
                 kwargs["training"] = training
             out = node.layer(*args, **kwargs)
-            for kt, val in zip(_flatten(node.outputs), _flatten(out)):
+            for kt, val in zip(_flatten(node.outputs), _flatten(out), strict=True):
                 values[id(kt)] = val
-        return _map(lambda kt: values[id(kt)], self._outputs_struct)
+        result = _map(lambda kt: values[id(kt)], self._outputs_struct)
+        if isinstance(result, (list, tuple)) and len(result) == 1:
+            return result[0]
+        return result
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}

@@ -34,7 +34,7 @@ def adjust_input_rank(x, ref_shape, input_name="input"):
             f"input has incompatible shape {shape}.{hint}"
         )
     got = tuple(x.shape)
-    for want, have in zip(ref_shape[1:], got[1:]):
+    for want, have in zip(ref_shape[1:], got[1:], strict=True):
         if want is not None and want != have:
             raise ValueError(
                 f"Invalid input shape for {input_name}. Expected shape {tuple(ref_shape)}, but "
@@ -70,12 +70,17 @@ class Model(Trainer, Layer):
         """Build by calling the model on symbolic input of ``input_shape``."""
         if self.built:
             return
+        # Marked built first: the symbolic call below re-enters __call__, which would
+        # otherwise call build again without end.
+        self.built = True
         if input_shape is not None:
             from ..layers.input_layer import KerasTensor  # noqa: PLC0415
 
-            shape = tuple(input_shape)
-            Layer.__call__(self, KerasTensor(shape))
-        self.built = True
+            try:
+                Layer.__call__(self, KerasTensor(tuple(input_shape)))
+            except Exception:
+                self.built = False
+                raise
 
     def get_layer(self, name=None, index=None):
         """The layer with this ``name`` (or at this ``index``).

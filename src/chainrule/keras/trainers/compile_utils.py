@@ -1,5 +1,11 @@
 """What ``compile`` holds: the loss for each output and the metrics, resolved on first use
 when the shapes of ``y`` and ``y_pred`` are known (Keras 3 ``keras/src/trainers/compile_utils.py``).
+
+Several outputs: ``loss``, ``loss_weights`` and ``metrics`` may be one item (used for every
+output), a list in output order, or a dict keyed by output name; targets ``y`` a list or a dict
+keyed the same way. Per-output losses are logged unweighted as ``<name>_loss`` and metrics as
+``<name>_<metric>``, where ``name`` is the dict key for dict outputs and the output layer's name
+otherwise (as Keras 3.15.1).
 """
 
 from __future__ import annotations
@@ -7,20 +13,84 @@ from __future__ import annotations
 from ...autodiff.tensor import Tensor
 from ...backend import np
 
-__all__ = ["CompileLoss", "CompileMetrics"]
+__all__ = ["CompileLoss", "CompileMetrics", "LossTracker"]
 
 
-def _outputs_as_list(y_pred):
-    return list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+class LossTracker:
+    """A running mean of scalar losses: ``total += value * w``, ``count += w``, with ``w`` the
+    ``sample_weight`` (the batch size in ``fit``) or 1 (Keras's ``Mean`` metric on a scalar).
+
+    Args:
+        name: the log key (default "loss").
+    """
+
+    def __init__(self, name: str = "loss"):
+        self.name = name
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:
+        v = values.data if isinstance(values, Tensor) else values
+        w = 1.0 if sample_weight is None else float(np.sum(sample_weight))
+        self.total += float(np.mean(v)) * w
+        self.count += w
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def reset_state(self) -> None:
+        self.total = 0.0
+        self.count = 0.0
+
+    def __repr__(self):
+        return f"<LossTracker name={self.name}>"
+
+
+def _split_outputs(y_pred, names):
+    """``(outputs list, names list)`` for one output, a list/tuple, or a dict of outputs."""
+    if isinstance(y_pred, dict):
+        return list(y_pred.values()), list(y_pred)
+    outs = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+    if names is None or len(names) != len(outs):
+        names = [f"output_{i}" for i in range(len(outs))] if len(outs) > 1 else (
+            names if names and len(names) == 1 else ["output"])  # fmt: skip
+    return outs, list(names)
+
+
+def _split_targets(y_true, names, what="y"):
+    """One target per output, from a single array, a list, or a dict keyed by output name.
+
+    Raises:
+        ValueError: a dict without an output's key, or a list of the wrong length.
+    """
+    if len(names) == 1 and not isinstance(y_true, dict) and not (
+            isinstance(y_true, (list, tuple)) and len(y_true) == 1
+            and hasattr(y_true[0], "shape")):  # fmt: skip
+        return [y_true]  # one output: a plain (nested) list of numbers is one target
+    if isinstance(y_true, dict):
+        missing = [n for n in names if n not in y_true]
+        if missing:
+            raise ValueError(
+                f"{what} is missing the target for output {missing[0]!r}: the model's outputs "
+                f"are {names}, received keys {list(y_true)}"
+            )
+        return [y_true[n] for n in names]
+    ys = list(y_true) if isinstance(y_true, (list, tuple)) else [y_true]
+    if len(ys) != len(names):
+        raise ValueError(
+            f"{what} must hold one target per output: the model has {len(names)} output(s) "
+            f"{names}, received {len(ys)}"
+        )
+    return ys
 
 
 def _match(struct, names, what):
     """A per-output list from a single item, a list, or a dict keyed by output name."""
     if isinstance(struct, dict):
-        missing = [k for k in struct if k not in names]
-        if missing:
+        unknown = [k for k in struct if k not in names]
+        if unknown:
             raise ValueError(
-                f"{what} has keys {missing} that are not output names; outputs are {names}"
+                f"{what} has keys {unknown} that are not output names; outputs are {names}"
             )
         return [struct.get(n) for n in names]
     if isinstance(struct, (list, tuple)):
@@ -48,64 +118,92 @@ def _resolve_loss(identifier, y_true, y_pred):
     return losses.get(identifier)
 
 
+def _batch(y):
+    shape = np.shape(y.data if isinstance(y, Tensor) else y)
+    return shape[0] if shape else 1
+
+
 class CompileLoss:
-    """The total training loss: ``sum(loss_weight_i * loss_i(y_i, y_pred_i, sample_weight))``."""
+    """The total training loss: ``sum(loss_weight_i * loss_i(y_i, y_pred_i, sample_weight))``.
+
+    With more than one loss, each one's unweighted value is tracked as ``<name>_loss``
+    (``metrics``), averaged over samples.
+    """
 
     def __init__(self, loss, loss_weights=None, output_names=None):
         self.loss = loss
         self.loss_weights = loss_weights
         self.output_names = output_names
-        self._built = None  # list of (loss object, weight) per output
+        self._built = None  # list of (loss object or None, weight) per output
+        self._names = None
+        self.metrics = []
 
     def build(self, y_true, y_pred):
-        outs = _outputs_as_list(y_pred)
-        names = self.output_names or [f"output_{i}" for i in range(len(outs))]
+        outs, names = _split_outputs(y_pred, self.output_names)
         if len(outs) == 1 and not isinstance(self.loss, (list, tuple, dict)):
             losses_ = [self.loss]
         else:
             losses_ = _match(self.loss, names, "loss")
-        weights = [1.0] * len(outs) if self.loss_weights is None else _match(
-            self.loss_weights, names, "loss_weights")  # fmt: skip
-        ys = _outputs_as_list(y_true) if len(outs) > 1 else [y_true]
-        if isinstance(y_true, dict):
-            ys = [y_true[n] for n in names]
+        if self.loss_weights is None:
+            weights = [1.0] * len(outs)
+        elif len(outs) == 1 and not isinstance(self.loss_weights, (list, tuple, dict)):
+            weights = [self.loss_weights]
+        else:
+            weights = _match(self.loss_weights, names, "loss_weights")
+        ys = _split_targets(y_true, names)
         built = []
-        for ident, w, yt, yp in zip(losses_, weights, ys, outs):
+        for ident, w, yt, yp in zip(losses_, weights, ys, outs, strict=True):
             built.append((None if ident is None else _resolve_loss(ident, yt, yp),
                           1.0 if w is None else float(w)))  # fmt: skip
         self._built = built
+        self._names = names
+        active = [n for (fn, _), n in zip(built, names, strict=True) if fn is not None]
+        self.metrics = [LossTracker(f"{n}_loss") for n in active] if len(active) > 1 else []
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if self._built is None:
             self.build(y_true, y_pred)
         if len(self._built) == 1:
             fn, w = self._built[0]
+            if isinstance(y_true, (list, tuple, dict)) or isinstance(y_pred, (list, tuple, dict)):
+                outs, names = _split_outputs(y_pred, self._names)
+                y_true, y_pred = _split_targets(y_true, names)[0], outs[0]
             loss = fn(y_true, y_pred, sample_weight)
             return loss if w == 1.0 else loss * w
-        outs = _outputs_as_list(y_pred)
-        names = self.output_names or [f"output_{i}" for i in range(len(outs))]
-        ys = [y_true[n] for n in names] if isinstance(y_true, dict) else list(y_true)
-        sws = sample_weight if isinstance(sample_weight, (list, tuple)) else (
-            [sample_weight[n] for n in names] if isinstance(sample_weight, dict)
-            else [sample_weight] * len(outs))  # fmt: skip
+        outs, names = _split_outputs(y_pred, self._names)
+        ys = _split_targets(y_true, names)
+        if isinstance(sample_weight, dict):
+            sws = [sample_weight.get(n) for n in names]
+        elif isinstance(sample_weight, (list, tuple)):
+            sws = list(sample_weight)
+        else:
+            sws = [sample_weight] * len(outs)
         total = None
-        for (fn, w), yt, yp, sw in zip(self._built, ys, outs, sws):
+        trackers = iter(self.metrics)
+        for (fn, w), yt, yp, sw in zip(self._built, ys, outs, sws, strict=True):
             if fn is None:
                 continue
-            term = fn(yt, yp, sw) * w
+            value = fn(yt, yp, sw)
+            tracker = next(trackers, None)
+            if tracker is not None:
+                tracker.update_state(value, sample_weight=_batch(yp))
+            term = value * w if w != 1.0 else value
             total = term if total is None else total + term
         return total
 
 
 class CompileMetrics:
-    """The metrics given to ``compile``, updated with NumPy arrays after each batch."""
+    """The metrics given to ``compile`` (Keras's ``compile_metrics`` container): updated with
+    NumPy arrays after each batch; ``result()`` is a dict of every metric's value."""
 
     def __init__(self, metrics, weighted_metrics=None, loss=None, output_names=None):
+        self.name = "compile_metrics"
         self.metrics_arg = metrics
         self.weighted_arg = weighted_metrics
         self.loss = loss
         self.output_names = output_names
         self._built = None  # list of (metric, output index, weighted)
+        self._names = None
 
     @property
     def metrics(self):
@@ -114,11 +212,9 @@ class CompileMetrics:
     def build(self, y_true, y_pred):
         from .. import metrics as metrics_mod  # noqa: PLC0415
 
-        outs = _outputs_as_list(y_pred)
+        outs, names = _split_outputs(y_pred, self.output_names)
         multi = len(outs) > 1
-        names = self.output_names or [f"output_{i}" for i in range(len(outs))]
-        ys = (_outputs_as_list(y_true) if not isinstance(y_true, dict)
-              else [y_true[n] for n in names]) if multi else [y_true]  # fmt: skip
+        ys = _split_targets(y_true, names)
         losses_ = _match(self.loss, names, "loss") if multi else [self.loss]
         built = []
         for arg, weighted in ((self.metrics_arg, False), (self.weighted_arg, True)):
@@ -139,22 +235,23 @@ class CompileMetrics:
                         m.name = f"weighted_{m.name}" if not self.metrics_arg else m.name
                     built.append((m, i, weighted))
         self._built = built
+        self._names = names
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         if self._built is None:
             self.build(y_true, y_pred)
         if not self._built:
             return
-        outs = [o.data if isinstance(o, Tensor) else o for o in _outputs_as_list(y_pred)]
-        names = self.output_names or [f"output_{i}" for i in range(len(outs))]
-        if len(outs) == 1:
-            ys = [y_true]
-        elif isinstance(y_true, dict):
-            ys = [y_true[n] for n in names]
-        else:
-            ys = list(y_true)
+        outs, names = _split_outputs(y_pred, self._names)
+        outs = [o.data if isinstance(o, Tensor) else o for o in outs]
+        ys = _split_targets(y_true, names)
         for m, i, weighted in self._built:
-            m.update_state(ys[i], outs[i], sample_weight if weighted else None)
+            sw = sample_weight
+            if isinstance(sw, dict):
+                sw = sw.get(names[i])
+            elif isinstance(sw, (list, tuple)):
+                sw = sw[i]
+            m.update_state(ys[i], outs[i], sw if weighted else None)
 
     def reset_state(self):
         for m in self.metrics:

@@ -61,8 +61,8 @@ def standardize(x, floatx="float32"):
     """Arrays for a structure of user data; a plain nested list of numbers is one array."""
     if x is None:
         return None
-    if _leaf_is_list_of_numbers(x) and not any(isinstance(v, (list, tuple)) and v and
-                                               isinstance(v[0], np.ndarray) for v in x):  # fmt: skip
+    if _leaf_is_list_of_numbers(x) and not any(
+            isinstance(v, (list, tuple)) and v and isinstance(v[0], np.ndarray) for v in x):
         try:
             return _to_array(x, np.dtype(floatx))
         except (ValueError, TypeError):
@@ -87,7 +87,7 @@ def num_samples(*structures):
     if not sizes:
         raise ValueError("no data was given: x is None")
     n = sizes[0][1]
-    for name, m in sizes[1:]:
+    for _name, m in sizes[1:]:
         if m != n:
             listing = ", ".join(f"{nm}: {sz}" for nm, sz in sizes)
             raise ValueError(
@@ -156,16 +156,24 @@ class ArrayBatches:
             order = rng().permutation(n)
             for i in range(0, n, b):
                 idx = order[i:i + b]
-                yield (_take(self.x, idx, fx), _take(self.y, idx, fx),
-                       _take(self.sample_weight, idx, fx))  # fmt: skip
+                yield _pack(_take(self.x, idx, fx), _take(self.y, idx, fx),
+                            _take(self.sample_weight, idx, fx))  # fmt: skip
         else:
             for i in range(0, n, b):
                 idx = slice(i, min(i + b, n))
                 if self.shuffle == "batch":
                     idx = np.arange(idx.start, idx.stop)
                     rng().shuffle(idx)
-                yield (_take(self.x, idx, fx), _take(self.y, idx, fx),
-                       _take(self.sample_weight, idx, fx))  # fmt: skip
+                yield _pack(_take(self.x, idx, fx), _take(self.y, idx, fx),
+                            _take(self.sample_weight, idx, fx))  # fmt: skip
+
+
+def _pack(x, y, sample_weight):
+    """Keras's batch layout: ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``, so that a
+    custom ``train_step`` can write ``x, y = data``."""
+    if sample_weight is not None:
+        return x, y, sample_weight
+    return (x,) if y is None else (x, y)
 
 
 def is_generator_like(x):
@@ -197,26 +205,35 @@ def unpack(data):
 
 
 class GeneratorBatches:
-    """Batches from a generator, iterator or PyDataset (one pass per epoch)."""
+    """Batches from a generator, iterator or PyDataset (one pass per epoch).
 
-    def __init__(self, source, steps=None, floatx="float32"):
+    A PyDataset-like source (``__getitem__`` and ``__len__``) is read by index, in a fresh
+    random order each epoch when ``shuffle`` is true (Keras's ``PyDatasetAdapter``), with
+    ``on_epoch_begin``/``on_epoch_end`` called around the pass. A generator is read as it
+    comes; ``steps`` caps the batches per epoch, so an endless generator needs it.
+    """
+
+    def __init__(self, source, steps=None, floatx="float32", shuffle=False):
         self.source = source
         self.floatx = floatx
-        self.steps = steps if steps is not None else (len(source) if hasattr(source, "__len__")
-                                                      else None)  # fmt: skip
+        self.shuffle = shuffle
+        self._indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.steps = steps if steps is not None else (len(source) if self._indexed else None)
 
     def __iter__(self):
         src = self.source
-        if hasattr(src, "__getitem__") and hasattr(src, "__len__"):
-            it = (src[i] for i in range(len(src)))
+        if self._indexed:
+            if hasattr(src, "on_epoch_begin"):
+                src.on_epoch_begin()
+            order = rng().permutation(len(src)) if self.shuffle else range(len(src))
+            it = (src[int(i)] for i in order)
         else:
             it = src
         for k, batch in enumerate(it):
             if self.steps is not None and k >= self.steps:
                 break
             x, y, sw = unpack(batch)
-            yield standardize(x, self.floatx), standardize(y, self.floatx), standardize(
-                sw, self.floatx
-            )
+            yield _pack(standardize(x, self.floatx), standardize(y, self.floatx),
+                        standardize(sw, self.floatx))  # fmt: skip
         if hasattr(src, "on_epoch_end"):
             src.on_epoch_end()

@@ -16,7 +16,7 @@ from ...autodiff.grad_mode import no_grad
 from ...autodiff.tensor import Tensor
 from ...backend import np
 from . import data_adapter as da
-from .compile_utils import CompileLoss, CompileMetrics
+from .compile_utils import CompileLoss, CompileMetrics, LossTracker
 
 __all__ = ["Trainer"]
 
@@ -63,8 +63,7 @@ class Trainer:
         self.history = None
         self._compile_loss = None
         self._compile_metrics = None
-        self._loss_sum = 0.0
-        self._loss_count = 0
+        self._loss_tracker = LossTracker("loss")
         self._compile_config = None
 
     # -- compile --------------------------------------------------------------------------
@@ -96,12 +95,14 @@ class Trainer:
             if isinstance(ident, str) and ident not in ("accuracy", "acc", "crossentropy", "ce"):
                 metrics_mod.get(ident)
         self.loss = loss
-        names = getattr(self, "output_names", None)
+        names = getattr(self, "_loss_names", None) or getattr(self, "output_names", None)
         self._compile_loss = CompileLoss(loss, loss_weights, names) if loss is not None else None
         self._compile_metrics = CompileMetrics(metrics, weighted_metrics, loss, names)
         self.compiled = True
-        self._compile_config = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
-                                "metrics": metrics, "weighted_metrics": weighted_metrics}  # fmt: skip
+        self._compile_config = {
+            "optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
+            "metrics": metrics, "weighted_metrics": weighted_metrics,
+        }  # fmt: skip
 
     def _assert_compiled(self, what):
         if not self.compiled:
@@ -109,29 +110,45 @@ class Trainer:
 
     @property
     def metrics(self):
-        out = []
-        if self._compile_metrics is not None:
-            out.extend(self._compile_metrics.metrics)
+        """Keras 3's order: the loss tracker ("loss"), the ``compile_metrics`` container,
+        then one ``<output>_loss`` tracker per output when there are several losses. Each has
+        ``name``, ``update_state``, ``result`` and ``reset_state``, so a custom ``train_step``
+        can update them as in Keras's guide."""
+        if not self.compiled:
+            return []
+        out = [self._loss_tracker, self._compile_metrics]
+        if self._compile_loss is not None:
+            out.extend(self._compile_loss.metrics)
         return out
 
     @property
     def metrics_names(self):
-        return ["loss", *[m.name for m in self.metrics]]
+        return [m.name for m in self.metrics]
+
+    def _flat_metric_names(self):
+        names = []
+        for m in self.metrics:
+            if isinstance(m, CompileMetrics):
+                names.extend(sub.name for sub in m.metrics)
+            else:
+                names.append(m.name)
+        return names
 
     def reset_metrics(self):
-        self._loss_sum = 0.0
-        self._loss_count = 0
-        if self._compile_metrics is not None:
-            self._compile_metrics.reset_state()
+        for m in self.metrics:
+            m.reset_state()
 
     def get_metrics_result(self):
-        """The current ``{"loss": ..., metric: ...}`` (Python floats)."""
+        """The current ``{"loss": ..., metric: ...}`` (Python floats; containers flattened)."""
         logs = {}
-        if self._loss_count:
-            logs["loss"] = self._loss_sum / self._loss_count
-        if self._compile_metrics is not None:
-            for k, v in self._compile_metrics.result().items():
-                logs[k] = v
+        if self._loss_tracker.count:
+            logs["loss"] = self._loss_tracker.result()
+        for m in self.metrics[1:]:
+            result = m.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[m.name] = result
         return logs
 
     # -- losses ---------------------------------------------------------------------------
@@ -153,9 +170,9 @@ class Trainer:
         return total
 
     def _track_loss(self, loss, batch_size):
-        value = float(loss.data if isinstance(loss, Tensor) else loss)
-        self._loss_sum += value * batch_size
-        self._loss_count += batch_size
+        tracker = self._loss_tracker
+        tracker.total += float(loss.data if isinstance(loss, Tensor) else loss) * batch_size
+        tracker.count += batch_size
 
     # -- steps (override train_step/test_step to customise fit/evaluate) -------------------
     def train_step(self, data):
@@ -193,14 +210,16 @@ class Trainer:
                 v.assign(np.asarray(c(v.data), dtype=v.dtype))
 
     def _step_logs(self, returned):
-        return dict(returned) if isinstance(returned, dict) else self.get_metrics_result()
+        if not isinstance(returned, dict):
+            return self.get_metrics_result()
+        return _pythonify_logs(returned)
 
     # -- data -----------------------------------------------------------------------------
     def _make_batches(self, x, y, sample_weight, batch_size, shuffle, steps=None):
         if da.is_generator_like(x):
             if y is not None:
                 raise ValueError("y must be None when x is a generator or PyDataset")
-            return da.GeneratorBatches(x, steps, self.dtype)
+            return da.GeneratorBatches(x, steps, self.dtype, shuffle=bool(shuffle))
         x = self._standardize_x(x)
         y = da.standardize(y, self.dtype)
         sample_weight = da.standardize(sample_weight, self.dtype)
@@ -297,7 +316,7 @@ class Trainer:
         if self.built:
             return
         for data in batches:
-            x, _, _ = da.unpack(data) if isinstance(batches, da.GeneratorBatches) else data
+            x, _, _ = da.unpack(data)
             with no_grad():
                 self(x, training=False)
             break
@@ -334,9 +353,7 @@ class Trainer:
         cbs.on_test_end(logs)
         if return_dict:
             return logs
-        ordered = [logs[k] for k in self.metrics_names if k in logs]
-        ordered += [logs[k] for k in sorted(logs) if k not in self.metrics_names]
-        return ordered[0] if len(ordered) == 1 else ordered
+        return self._batch_result(logs, False)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for the inputs, batch by batch with no graph recorded; float32 NumPy arrays
@@ -406,8 +423,24 @@ class Trainer:
     def _batch_result(self, logs, return_dict):
         if return_dict:
             return logs
-        values = [logs[k] for k in self.metrics_names if k in logs]
+        names = self._flat_metric_names()
+        values = [logs[k] for k in names if k in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
+
+
+def _pythonify_logs(logs, out=None):
+    """A flat dict of Python floats from a step's returned logs (nested dicts such as
+    ``compile_metrics`` are merged in, as Keras's ``_pythonify_logs``)."""
+    out = {} if out is None else out
+    for k, v in logs.items():
+        if isinstance(v, dict):
+            _pythonify_logs(v, out)
+            continue
+        if isinstance(v, Tensor):
+            v = v.data
+        out[k] = float(v) if np.size(v) == 1 else np.asarray(v)
+    return out
 
 
 def _to_numpy(t):
