@@ -1,0 +1,270 @@
+"""Convolution and pooling ops against PyTorch 2.13 (CPU) and float64 central differences.
+
+Layouts: chainrule is channels-last with Keras kernels ``(*k, in/groups, out)``; PyTorch is
+channels-first with kernels ``(out, in/groups, *k)``; each test transposes explicitly.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import chainrule as cr
+from chainrule import ops
+
+RNG = np.random.default_rng(0)
+
+
+def _rand(*shape, dtype="float32"):
+    return RNG.normal(size=shape).astype(dtype)
+
+
+def _to_torch_x(x):  # (N, *S, C) -> (N, C, *S)
+    return torch.tensor(np.moveaxis(x, -1, 1).copy(), requires_grad=True)
+
+
+def _to_torch_w(w):  # (*K, Cin, Cout) -> (Cout, Cin, *K)
+    r = w.ndim - 2
+    return torch.tensor(np.transpose(w, (r + 1, r, *range(r))).copy(), requires_grad=True)
+
+
+def _from_torch_w(wt, r):
+    return np.transpose(wt, (*range(2, r + 2), 1, 0))
+
+
+def _ours(fn, arrays, upstream_seed=1):
+    """Output and gradients of sum(fn(*arrays) * G) for a fixed random upstream G."""
+    ts = [cr.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(*ts)
+    g = np.random.default_rng(upstream_seed).normal(size=y.shape).astype(y.dtype)
+    grads = cr.grad((y * g).sum(), ts)
+    return y.numpy(), grads, g
+
+
+def _close(a, b, tol=1e-4):
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+CONV2D_CASES = [
+    # strides, padding, dilation, groups, data_format
+    (1, "valid", 1, 1, "channels_last"),
+    (2, "valid", 1, 1, "channels_last"),
+    ((2, 1), "same", 1, 1, "channels_last"),
+    (1, "same", (2, 1), 1, "channels_last"),
+    (1, "valid", 1, 2, "channels_last"),
+    (3, "same", 1, 4, "channels_last"),
+    (2, "same", 1, 1, "channels_first"),
+    (1, "valid", 2, 2, "channels_first"),
+]
+
+
+def _torch_same_pad(x_t, pads):
+    # torch F.pad takes the last axis first
+    flat = [p for lo_hi in reversed(pads) for p in lo_hi]
+    return F.pad(x_t, flat)
+
+
+@pytest.mark.parametrize("strides,padding,dilation,groups,data_format", CONV2D_CASES)
+def test_conv2d_matches_torch(strides, padding, dilation, groups, data_format):
+    x, w, b = _rand(2, 9, 8, 4), _rand(3, 2, 4 // groups, 8), _rand(8)
+    xin = x if data_format == "channels_last" else np.moveaxis(x, -1, 1).copy()
+    out, (gx, gw, gb), g = _ours(
+        lambda a, k, c: ops.conv(a, k, c, strides, padding, data_format, dilation), [xin, w, b])
+    s = (strides,) * 2 if isinstance(strides, int) else strides
+    d = (dilation,) * 2 if isinstance(dilation, int) else dilation
+    pads = ops.conv_padding((9, 8), (3, 2), s, d, padding)
+    xt, wt, bt = _to_torch_x(x), _to_torch_w(w), torch.tensor(b, requires_grad=True)
+    yt = F.conv2d(_torch_same_pad(xt, pads), wt, bt, stride=s, dilation=d, groups=groups)
+    gt = torch.tensor(g if data_format == "channels_first" else np.moveaxis(g, -1, 1).copy())
+    (yt * gt).sum().backward()
+    ref = yt.detach().numpy()
+    _close(out, ref if data_format == "channels_first" else np.moveaxis(ref, 1, -1))
+    gx_ref = xt.grad.numpy()
+    _close(gx, gx_ref if data_format == "channels_first" else np.moveaxis(gx_ref, 1, -1))
+    _close(gw, _from_torch_w(wt.grad.numpy(), 2))
+    _close(gb, bt.grad.numpy())
+
+
+@pytest.mark.parametrize("strides,padding,dilation", [
+    (1, "valid", 1), (2, "same", 1), (1, "causal", 2), (1, "causal", 1), (3, "valid", 1)])
+def test_conv1d_matches_torch(strides, padding, dilation):
+    x, w = _rand(3, 11, 2), _rand(3, 2, 5)
+    out, (gx, gw), g = _ours(
+        lambda a, k: ops.conv(a, k, None, strides, padding, "channels_last", dilation), [x, w])
+    pads = ops.conv_padding((11,), (3,), (strides,), (dilation,), padding)
+    if padding == "causal":
+        assert pads == ((2 * dilation, 0),)
+    xt, wt = _to_torch_x(x), _to_torch_w(w)
+    yt = F.conv1d(F.pad(xt, pads[0]), wt, stride=strides, dilation=dilation)
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    _close(out, np.moveaxis(yt.detach().numpy(), 1, -1))
+    _close(gx, np.moveaxis(xt.grad.numpy(), 1, -1))
+    _close(gw, _from_torch_w(wt.grad.numpy(), 1))
+
+
+def test_conv3d_matches_torch():
+    x, w = _rand(2, 5, 4, 6, 3), _rand(2, 3, 2, 3, 4)
+    out, (gx, gw), g = _ours(lambda a, k: ops.conv(a, k, None, (1, 1, 2), "valid"), [x, w])
+    xt, wt = _to_torch_x(x), _to_torch_w(w)
+    yt = F.conv3d(xt, wt, stride=(1, 1, 2))
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    _close(out, np.moveaxis(yt.detach().numpy(), 1, -1))
+    _close(gx, np.moveaxis(xt.grad.numpy(), 1, -1))
+    _close(gw, _from_torch_w(wt.grad.numpy(), 3))
+
+
+@pytest.mark.parametrize("strides,output_padding,dilation", [
+    (1, None, 1), (2, None, 1), (3, None, 1), (2, 1, 1), (1, None, 2)])
+def test_conv_transpose2d_valid_matches_torch(strides, output_padding, dilation):
+    # "valid" with k >= strides is PyTorch's padding=0 output, plus output_padding on the right
+    x, w, b = _rand(2, 4, 5, 3), _rand(3, 3, 6, 3), _rand(6)
+    out, (gx, gw, gb), g = _ours(lambda a, k, c: ops.conv_transpose(
+        a, k, c, strides, "valid", output_padding, "channels_last", dilation), [x, w, b])
+    xt, bt = _to_torch_x(x), torch.tensor(b, requires_grad=True)
+    # torch conv_transpose kernels are (in, out, *k); ours (*k, out, in)
+    wt = torch.tensor(np.transpose(w, (3, 2, 0, 1)).copy(), requires_grad=True)
+    yt = F.conv_transpose2d(xt, wt, bt, stride=strides, output_padding=output_padding or 0,
+                            dilation=dilation)
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    _close(out, np.moveaxis(yt.detach().numpy(), 1, -1))
+    _close(gx, np.moveaxis(xt.grad.numpy(), 1, -1))
+    _close(gw, np.transpose(wt.grad.numpy(), (2, 3, 1, 0)))
+    _close(gb, bt.grad.numpy())
+
+
+@pytest.mark.parametrize("strides", [1, 2, 3])
+def test_conv_transpose_same_is_adjoint_of_conv_same(strides):
+    # <conv_transpose(y, K), x> == <y, conv(x, K')> with K' the same array read as a conv
+    # kernel (in = filters of the transpose): the defining property of the transpose.
+    x = _rand(2, 6 * strides, 5 * strides, 4, dtype="float64")
+    k = _rand(3, 3, 4, 2, dtype="float64")  # conv: 4 -> 2 channels; transpose: 2 -> 4
+    y = _rand(2, 6, 5, 2, dtype="float64")
+    conv_x = ops.conv(x, k, None, strides, "same").numpy()
+    assert conv_x.shape == y.shape
+    convt_y = ops.conv_transpose(y, k, None, strides, "same").numpy()
+    assert convt_y.shape == x.shape
+    np.testing.assert_allclose(np.sum(convt_y * x), np.sum(y * conv_x), rtol=1e-10)
+
+
+POOL_CASES = [(2, None, "valid"), (3, 1, "valid"), (2, 1, "valid"), (3, 2, "valid"),
+              (3, 1, "same"), (3, 2, "same"), ((2, 3), (1, 2), "valid")]
+
+
+@pytest.mark.parametrize("pool_size,strides,padding", POOL_CASES)
+def test_max_pool2d_matches_torch(pool_size, strides, padding):
+    x = _rand(2, 7, 6, 3)
+    x[0, 0, 0, 0] = x[0, 0, 1, 0] = x[0, 1, 0, 0] = 5.0  # a tie: torch routes to the first
+    out, (gx,), g = _ours(lambda a: ops.max_pool(a, pool_size, strides, padding), [x])
+    k = (pool_size,) * 2 if isinstance(pool_size, int) else pool_size
+    s = k if strides is None else ((strides,) * 2 if isinstance(strides, int) else strides)
+    pads = ops.conv_padding((7, 6), k, s, (1, 1), padding)
+    xt = _to_torch_x(x)
+    flat = [p for lo_hi in reversed(pads) for p in lo_hi]
+    yt = F.max_pool2d(F.pad(xt, flat, value=-np.inf), k, s)
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    _close(out, np.moveaxis(yt.detach().numpy(), 1, -1))
+    _close(gx, np.moveaxis(xt.grad.numpy(), 1, -1))
+
+
+@pytest.mark.parametrize("pool_size,strides,padding", POOL_CASES + [(2, 1, "same"),
+                                                                    (4, 3, "same")])
+def test_average_pool2d_matches_torch(pool_size, strides, padding):
+    x = _rand(2, 7, 6, 3)
+    out, (gx,), g = _ours(lambda a: ops.average_pool(a, pool_size, strides, padding), [x])
+    k = (pool_size,) * 2 if isinstance(pool_size, int) else pool_size
+    s = k if strides is None else ((strides,) * 2 if isinstance(strides, int) else strides)
+    pads = ops.conv_padding((7, 6), k, s, (1, 1), padding)
+    xt = _to_torch_x(x)
+    # padding left out of the count: (window sum of zero-padded x) / (window sum of the mask)
+    xp = _torch_same_pad(xt, pads)
+    mask = _torch_same_pad(torch.ones_like(xt), pads)
+    yt = F.avg_pool2d(xp, k, s) / F.avg_pool2d(mask, k, s)
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    _close(out, np.moveaxis(yt.detach().numpy(), 1, -1))
+    _close(gx, np.moveaxis(xt.grad.numpy(), 1, -1))
+
+
+def test_pool1d_channels_first_matches_torch():
+    x = _rand(2, 3, 9)  # channels_first (N, C, L)
+    out, (gx,), g = _ours(lambda a: ops.max_pool(a, 3, 2, "valid", "channels_first"), [x])
+    xt = torch.tensor(x, requires_grad=True)
+    yt = F.max_pool1d(xt, 3, 2)
+    (yt * torch.tensor(g)).sum().backward()
+    _close(out, yt.detach().numpy())
+    _close(gx, xt.grad.numpy())
+
+
+# -- float64 central differences ----------------------------------------------------------------
+def _numeric_grads(fn, arrays, g, eps=1e-6):
+    out = []
+    for i, a in enumerate(arrays):
+        num = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            plus = [b.copy() for b in arrays]
+            minus = [b.copy() for b in arrays]
+            plus[i][idx] += eps
+            minus[i][idx] -= eps
+            num[idx] = (np.sum(fn(*plus).numpy() * g) - np.sum(fn(*minus).numpy() * g)) / (2 * eps)
+        out.append(num)
+    return out
+
+
+FD_CASES = [
+    ("conv same s2 groups2", lambda x, k: ops.conv(x, k, None, 2, "same"), (1, 5, 4, 4),
+     (2, 3, 2, 2)),
+    ("conv dilated", lambda x, k: ops.conv(x, k, None, 1, "valid", "channels_last", 2),
+     (2, 6, 5, 1), (2, 2, 1, 2)),
+    ("depthwise", lambda x, k: ops.depthwise_conv(x, k, None, 1, "same"), (1, 4, 4, 2),
+     (3, 3, 2, 2)),
+    ("conv_transpose same s2", lambda x, k: ops.conv_transpose(x, k, None, 2, "same"),
+     (1, 3, 3, 2), (3, 3, 2, 2)),
+    ("conv_transpose valid op1", lambda x, k: ops.conv_transpose(x, k, None, 2, "valid", 1),
+     (1, 3, 2, 1), (2, 3, 2, 1)),
+]
+
+
+@pytest.mark.parametrize("name,fn,xshape,kshape", FD_CASES, ids=[c[0] for c in FD_CASES])
+def test_conv_grads_match_finite_differences(name, fn, xshape, kshape):
+    x, k = _rand(*xshape, dtype="float64"), _rand(*kshape, dtype="float64")
+    _, grads, g = _ours(fn, [x, k])
+    for got, want in zip(grads, _numeric_grads(fn, [x, k], g), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode,padding", [("max", "same"), ("average", "same"),
+                                          ("average", "valid")])
+def test_pool_grads_match_finite_differences(mode, padding):
+    x = RNG.permutation(60).reshape(1, 5, 4, 3).astype("float64") / 7  # distinct: no kinks
+    fn = (ops.max_pool if mode == "max" else ops.average_pool)
+    f = lambda a: fn(a, 2, 1, padding)  # noqa: E731
+    _, (gx,), g = _ours(f, [x])
+    np.testing.assert_allclose(gx, _numeric_grads(f, [x], g)[0], rtol=1e-6, atol=1e-7)
+
+
+# -- bad input ------------------------------------------------------------------------------------
+def test_kernel_larger_than_valid_input_names_sizes():
+    with pytest.raises(ValueError, match=r"kernel \(size 5.*larger than the input \(size 3"):
+        ops.conv(np.zeros((1, 3, 8, 1), "float32"), np.zeros((5, 1, 1, 2), "float32"))
+
+
+def test_channels_not_divisible_by_kernel_channels():
+    with pytest.raises(ValueError, match=r"5 channels must be a multiple of the kernel's 2"):
+        ops.conv(np.zeros((1, 4, 4, 5), "float32"), np.zeros((1, 1, 2, 2), "float32"))
+
+
+def test_conv_rank_mismatch():
+    with pytest.raises(ValueError, match=r"rank len\(kernel_size\) \+ 2 = 4.*\(1, 4, 4\)"):
+        ops.conv(np.zeros((1, 4, 4), "float32"), np.zeros((1, 1, 4, 2), "float32"))
+
+
+def test_pool_window_larger_than_input():
+    with pytest.raises(ValueError, match=r"pool_size 3 is larger than the input size 2"):
+        ops.max_pool(np.zeros((1, 2, 5, 1), "float32"), 3)
+
+
+def test_bad_strides_and_padding():
+    x, k = np.zeros((1, 4, 4, 1), "float32"), np.zeros((2, 2, 1, 1), "float32")
+    with pytest.raises(ValueError, match=r"strides must be a positive integer.*\(0, 0\)"):
+        ops.conv(x, k, strides=0)
+    with pytest.raises(ValueError, match=r"padding must be 'valid', 'same' or 'causal'"):
+        ops.conv(x, k, padding="full")
