@@ -54,7 +54,13 @@ def elu(x, alpha=1.0):
     return _elu_fwd(x, alpha)
 
 
-defvjp(elu, lambda g, out, x, alpha=1.0: np.where(x > 0, g, g * (out + alpha)).astype(g.dtype))
+# NOTE: alpha * exp(x) rather than out + alpha: the sum loses all precision for x << 0.
+defvjp(
+    elu,
+    lambda g, out, x, alpha=1.0: np.where(x > 0, g, g * alpha * np.exp(np.minimum(x, 0))).astype(
+        g.dtype
+    ),
+)
 
 
 @primitive
@@ -65,9 +71,9 @@ def selu(x):
 
 defvjp(
     selu,
-    lambda g, out, x: np.where(x > 0, g * _SELU_SCALE, g * (out + _SELU_SCALE * _SELU_ALPHA)).astype(
-        g.dtype
-    ),
+    lambda g, out, x: np.where(
+        x > 0, g * _SELU_SCALE, g * (_SELU_SCALE * _SELU_ALPHA) * np.exp(np.minimum(x, 0))
+    ).astype(g.dtype),
 )
 
 _erf = np.frompyfunc(math.erf, 1, 1)
@@ -83,8 +89,8 @@ def gelu(x, approximate=False):
     """Gaussian error linear unit (Hendrycks & Gimpel 2016).
 
     ``approximate=False``: ``0.5 * x * (1 + erf(x / sqrt(2)))`` (PyTorch's default).
-    ``approximate=True``: ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))`` (Keras's
-    default in ``activations.gelu``).
+    ``approximate=True``: ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))`` (the default
+    of ``keras.ops.gelu``; ``keras.activations.gelu`` defaults to the exact form).
     """
     if approximate:
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
