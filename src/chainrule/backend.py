@@ -67,7 +67,7 @@ def set_floatx(dtype) -> None:
 
 
 def epsilon() -> float:
-    """The fuzz factor used by losses and metrics (1e-7, matches Keras 3 ``keras.config.epsilon``)."""
+    """The fuzz factor of losses and metrics: 1e-7 (matches Keras 3 ``keras.config.epsilon``)."""
     return _EPSILON
 
 

@@ -1,8 +1,8 @@
 """Reverse-mode automatic differentiation: Tensor, primitives, the engine and grad mode."""
 
 from .engine import backward, grad
-from .gradcheck import gradcheck, numerical_grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import gradcheck, numerical_grad
 from .primitive import Node, defvjp, defvjp_argnum, nondifferentiable, primitive
 from .tensor import Tensor, as_array, tensor
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import string
 
-from ..autodiff.primitive import defvjp_argnum, primitive
-from ..autodiff.primitive import defvjp
+from ..autodiff.primitive import defvjp, defvjp_argnum, primitive
 from ..autodiff.tensor import Tensor
 from ..backend import np
 from .shape import reshape, transpose

@@ -45,7 +45,8 @@ class SymbolicNode:
 
     @property
     def input_tensors(self):
-        return [t for t in _flatten((self.call_args, self.call_kwargs)) if isinstance(t, KerasTensor)]
+        flat = _flatten((self.call_args, self.call_kwargs))
+        return [t for t in flat if isinstance(t, KerasTensor)]
 
 
 def _flatten(x):

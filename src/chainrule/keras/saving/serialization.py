@@ -1,5 +1,6 @@
 """Turning Keras objects into JSON-ready dicts and back, in Keras 3's format
-(``{"module", "class_name", "config", "registered_name"}``; ``keras/src/saving/serialization_lib.py``).
+(``{"module", "class_name", "config", "registered_name"}``;
+``keras/src/saving/serialization_lib.py``).
 """
 
 from __future__ import annotations
