@@ -9,13 +9,15 @@ from .linalg import *  # noqa: F403
 from .linalg import __all__ as _la
 from .nn import *  # noqa: F403
 from .nn import __all__ as _nn
+from .recurrent import *  # noqa: F403
+from .recurrent import __all__ as _rec
 from .reduction import *  # noqa: F403
 from .reduction import __all__ as _red
 from .shape import *  # noqa: F403
 from .shape import __all__ as _sh
 from .shape import _shape_arg, _unwrap_index
 
-__all__ = [*_ew, *_la, *_nn, *_red, *_sh, *_cv]
+__all__ = [*_ew, *_la, *_nn, *_red, *_sh, *_cv, *_rec]
 
 
 def _install_operators():
