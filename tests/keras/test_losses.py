@@ -57,6 +57,14 @@ def _data(kind, shape, rng):
         t = np.eye(c, dtype=f32)[rng.integers(0, c, shape[:-1])]
         # unnormalised rows: tests the renormalisation
         return t, rng.uniform(0.05, 1.0, shape).astype(f32)
+    if kind == "saturated_probs":
+        # exact zeros and a one-hot prediction row: clipping active on both sides
+        c = shape[-1]
+        t = np.eye(c, dtype=f32)[rng.integers(0, c, shape[:-1])]
+        p = rng.uniform(0.05, 1.0, shape) * (rng.uniform(size=shape) > 0.3)
+        p[..., 0] += 0.1  # no all-zero row (Keras gives NaN there; see the cases test)
+        p.reshape(-1, c)[0] = np.eye(c)[0]
+        return t, p.astype(f32)
     if kind == "onehot_logits":
         c = shape[-1]
         t = np.eye(c, dtype=f32)[rng.integers(0, c, shape[:-1])]
@@ -101,6 +109,7 @@ CASES = [
     ),
     ("categorical_crossentropy", "onehot_probs", {}),
     ("categorical_crossentropy", "onehot_probs", {"label_smoothing": 0.1}),
+    ("categorical_crossentropy", "saturated_probs", {}),
     ("categorical_crossentropy", "onehot_logits", {"from_logits": True}),
     ("categorical_crossentropy", "onehot_logits", {"from_logits": True, "label_smoothing": 0.2}),
     ("categorical_crossentropy", "distributions", {"axis": 0}),

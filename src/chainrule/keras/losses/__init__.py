@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import inspect
 
+from .categorical import (
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    categorical_crossentropy,
+    sparse_categorical_crossentropy,
+)
 from .crossentropy import (
     BinaryCrossentropy,
     BinaryFocalCrossentropy,
-    CategoricalCrossentropy,
-    SparseCategoricalCrossentropy,
     binary_crossentropy,
     binary_focal_crossentropy,
-    categorical_crossentropy,
-    sparse_categorical_crossentropy,
 )
 from .hinge import (
     CategoricalHinge,
