@@ -18,9 +18,10 @@ $(VENV)/.stamp-examples: pyproject.toml
 	$(PY) -m pip install -q -e ".[examples]"
 	touch $@
 
+# Two test workers on two cores: one BLAS/OpenMP thread each, so they do not oversubscribe.
 test: $(VENV)/.stamp-test
 	$(PY) -m ruff check src tests examples benchmarks
-	$(PY) -m pytest -n 2 src tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 src tests
 
 demo: $(VENV)/.stamp-examples
 	$(PY) examples/demo.py
