@@ -1,5 +1,6 @@
 """Keras layers (``keras.layers``)."""
 
+from .attention import Attention, MultiHeadAttention
 from .convolutional import Conv1D, Conv2D, Conv3D
 from .convolutional_depthwise import (
     DepthwiseConv1D,
@@ -9,6 +10,7 @@ from .convolutional_depthwise import (
 )
 from .convolutional_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Reshape
+from .embedding import Embedding
 from .input_layer import Input, InputLayer, KerasTensor
 from .input_spec import InputSpec
 from .layer import Layer
@@ -30,6 +32,7 @@ from .merging import (
     multiply,
     subtract,
 )
+from .normalization import BatchNormalization, GroupNormalization, LayerNormalization
 from .pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -44,6 +47,14 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from .regularization import (
+    ActivityRegularization,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from .reshaping import (
     Cropping1D,
     Cropping2D,
@@ -56,6 +67,18 @@ from .reshaping import (
     ZeroPadding1D,
     ZeroPadding2D,
     ZeroPadding3D,
+)
+from .rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    Masking,
+    SimpleRNN,
+    SimpleRNNCell,
+    TimeDistributed,
 )
 
 __all__ = [
@@ -70,4 +93,9 @@ __all__ = [
     "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "BatchNormalization", "LayerNormalization", "GroupNormalization", "SpatialDropout1D",
+    "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
+    "ActivityRegularization", "Embedding", "Masking", "RNN", "SimpleRNN", "SimpleRNNCell", "LSTM",
+    "LSTMCell", "GRU", "GRUCell", "Bidirectional", "TimeDistributed", "MultiHeadAttention",
+    "Attention",
 ]  # fmt: skip
