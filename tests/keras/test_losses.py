@@ -145,7 +145,7 @@ def _check(ours_fn, keras_fn, y_true, y_pred, seed=0):
     kv, kg = _keras_value_grad(keras_fn, y_true, y_pred, upstream)
     assert v.dtype == np.float32 and v.shape == kv.shape
     np.testing.assert_allclose(v, kv, rtol=RTOL, atol=ATOL)
-    assert g.shape == y_pred.shape
+    assert g.shape == y_pred.shape and g.dtype == np.float32  # no float64 promotion
     # float32 gradients: 1e-5 relative, and 1e-5 of the largest entry absolute (exact zeros,
     # such as the cosine gradient of a length-1 vector, come out as rounding noise).
     np.testing.assert_allclose(g, kg, rtol=RTOL, atol=1e-5 * max(1.0, np.abs(kg).max()))
@@ -385,3 +385,18 @@ def test_focal_from_large_logits_matches_float64(balance):
                 f *= t64 * 0.25 + (1 - t64) * 0.75
             num[i] += sgn * f.mean(-1).sum() / (2 * h)
     np.testing.assert_allclose(g, num, rtol=1e-4, atol=1e-6)
+
+
+def test_sparse_from_non_contiguous_logits_matches_keras():
+    # logits that are a transposed view (as a layer's output can be): the gradient must not
+    # depend on the memory layout
+    rng = np.random.default_rng(9)
+    logits = (2 * rng.normal(size=(4, 6))).astype(np.float32).T
+    labels = rng.integers(0, 4, 6).astype(np.float32)
+    assert not logits.flags.c_contiguous
+    fn, kfn = losses.sparse_categorical_crossentropy, keras.losses.sparse_categorical_crossentropy
+    yp = cr.tensor(logits, requires_grad=True)
+    (g,) = cr.grad(cr.sum(fn(labels, yp, from_logits=True)), [yp])
+    tp = torch.tensor(np.ascontiguousarray(logits), requires_grad=True)
+    kfn(torch.tensor(labels), tp, from_logits=True).sum().backward()
+    np.testing.assert_allclose(g, tp.grad.numpy(), rtol=RTOL, atol=1e-5)

@@ -170,8 +170,15 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
     num_classes = y_pred.shape[axis]
     labels, valid = _sparse_labels(np.reshape(_data(y_true), true_shape), num_classes, ignore_class)
     if from_logits:
-        logits = y_pred if axis == y_pred.ndim - 1 else ops.moveaxis(y_pred, axis, -1)
-        out = ops.sparse_softmax_cross_entropy(labels, logits)
+        if axis == y_pred.ndim - 1 and y_pred.data.flags.c_contiguous:
+            out = ops.sparse_softmax_cross_entropy(labels, y_pred)
+        else:
+            # Class axis last, flattened to (M, C): the reshape copies the moved view into a
+            # C-contiguous array, which the core op's gradient needs (its in-place update
+            # through a reshaped view is lost on a non-contiguous array).
+            flat = ops.reshape(ops.moveaxis(y_pred, axis, -1), (-1, num_classes))
+            out = ops.sparse_softmax_cross_entropy(labels.reshape(-1), flat)
+            out = ops.reshape(out, labels.shape)
     else:
         one_hot = np.zeros(labels.shape + (num_classes,), dtype=y_pred.dtype)
         np.put_along_axis(one_hot, labels[..., None], 1, axis=-1)
