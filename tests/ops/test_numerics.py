@@ -114,3 +114,19 @@ def test_cross_entropies_from_huge_logits():
     np.testing.assert_allclose(cr.log_softmax(logits).data, [[-0.693147, -0.693147]], rtol=1e-5)
     per_sample = cr.softmax_cross_entropy(np.eye(2, dtype=np.float32), [[1000.0, 0.0]] * 2)
     np.testing.assert_allclose(per_sample.data, [0.0, 1000.0], atol=1e-6)
+
+
+def test_sparse_softmax_cross_entropy_gradient_on_a_transposed_view():
+    """Regression: the -1 on the label entries was lost when the logits were not C-contiguous."""
+    import torch
+
+    import chainrule as cr
+
+    base = np.random.default_rng(3).normal(size=(4, 5)).astype("float32")
+    logits_t = base.T  # (5, 4), a transposed (Fortran-ordered) view
+    labels = np.array([0, 3, 1, 2, 3])
+    x = cr.tensor(logits_t, requires_grad=True)
+    (g,) = cr.grad(cr.sum(cr.sparse_softmax_cross_entropy(labels, x)), [x])
+    xt = torch.tensor(np.ascontiguousarray(logits_t), requires_grad=True)
+    torch.nn.functional.cross_entropy(xt, torch.tensor(labels), reduction="sum").backward()
+    np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-5, atol=1e-6)

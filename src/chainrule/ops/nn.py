@@ -338,7 +338,9 @@ def sparse_softmax_cross_entropy(labels, logits):
 
 
 def _ssce_dlogits(g, out, labels, x):
-    sm = _softmax_of(x, -1)
+    # NOTE: contiguous, so that the 2-D reshape below is a view we can write through (for a
+    # transposed input, exp keeps its layout and reshape would silently return a copy)
+    sm = np.ascontiguousarray(_softmax_of(x, -1))
     flat = labels.reshape(-1)
     sm.reshape(-1, sm.shape[-1])[np.arange(flat.size), flat] -= 1
     return g[..., None] * sm
