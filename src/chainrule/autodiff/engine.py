@@ -11,22 +11,51 @@ from .tensor import Tensor, as_array
 __all__ = ["backward", "grad", "unbroadcast"]
 
 
-def unbroadcast(g, shape):
+def unbroadcast(g, shape, opname=None, argnum=None):
     """Sum a gradient of a broadcast result back to an input's ``shape``.
 
     Leading axes the input did not have are summed away; axes where the input had size 1 are
     summed with ``keepdims``. This runs once here, so VJPs never repeat it.
+
+    Raises:
+        ValueError: naming the op and argument when ``g`` is not the shape of a broadcast of
+            ``shape`` (a gradient rule returned the wrong shape). Broadcasting the gradient up
+            instead would silently multiply it.
     """
     if g.shape == shape:
         return g
+    given = g.shape
     if g.ndim > len(shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
-    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if g.shape != shape:  # e.g. a 0-d input broadcast from an empty result
-        g = np.broadcast_to(g, shape)
+    if g.ndim == len(shape):
+        axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+    if g.shape != shape:
+        where = f"op {opname!r}, argument {argnum}" if opname is not None else "a gradient"
+        raise ValueError(
+            f"the gradient rule of {where} returned shape {given}, which is not a broadcast "
+            f"of the input's shape {shape}; a VJP must return the input's shape (or a "
+            "broadcast of it)"
+        )
     return g
+
+
+def _not_an_array(op, i, pg, pdata):
+    return TypeError(
+        f"the gradient rule of op {op.name!r} for argument {i} returned "
+        f"{type(pg).__name__}; expected an array of shape {pdata.shape}"
+    )
+
+
+def _cast(pg, dtype, op, i):
+    if pg.dtype.kind == "c":
+        raise TypeError(
+            f"the gradient rule of op {op.name!r} for argument {i} returned a complex "
+            f"gradient ({pg.dtype}) for a real input ({dtype}); casting would drop the "
+            "imaginary part"
+        )
+    return pg.astype(dtype)
 
 
 def _toposort(root):
@@ -92,10 +121,14 @@ def _run(root, seed, wanted):
                     )
                 pg = vjp(g, out, *args, **kwargs)
             pdata = p.data
-            if pg.shape != pdata.shape:
-                pg = unbroadcast(pg, pdata.shape)
+            try:
+                gshape = pg.shape
+            except AttributeError:
+                raise _not_an_array(op, i, pg, pdata) from None
+            if gshape != pdata.shape:
+                pg = unbroadcast(pg, pdata.shape, op.name, i)
             if pg.dtype != pdata.dtype:
-                pg = pg.astype(pdata.dtype)
+                pg = _cast(pg, pdata.dtype, op, i)
             k = id(p)
             prev = grads.get(k)
             grads[k] = pg if prev is None else prev + pg
