@@ -183,6 +183,9 @@ def grad(outputs, inputs, grad_outputs=None):
 
     Raises:
         RuntimeError: if an output does not require grad or is non-scalar with no grad given.
+        TypeError: if an input is not a Tensor.
+        ValueError: if ``grad_outputs`` does not have one entry per output, or an entry's
+            shape differs from its output's.
 
     >>> import chainrule as cr
     >>> x = cr.tensor(3.0, requires_grad=True)
@@ -191,11 +194,23 @@ def grad(outputs, inputs, grad_outputs=None):
     """
     if isinstance(outputs, Tensor):
         outputs = [outputs]
+    outputs = list(outputs)
     if isinstance(inputs, Tensor):
         inputs = [inputs]
     inputs = list(inputs)
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"inputs[{k}] must be a Tensor, received {type(t).__name__}")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        n = len(outputs)
+        raise ValueError(
+            f"grad_outputs has {len(grad_outputs)} entries but there "
+            f"{'is 1 output' if n == 1 else f'are {n} outputs'}; give one per output"
+        )
     wanted = {id(t) for t in inputs}
     total = {}
     for out, go in zip(outputs, grad_outputs):
