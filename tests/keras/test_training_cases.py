@@ -345,3 +345,18 @@ def test_module_level_names_exist():
     y = keras.utils.to_categorical([0, 2, 1])
     np.testing.assert_array_equal(y, np.eye(3)[[0, 2, 1]])
     np.testing.assert_allclose(np.linalg.norm(keras.utils.normalize([[3.0, 4.0]]), axis=-1), 1)
+
+
+def test_model_subclass_built_from_inputs_and_outputs_is_functional():
+    inp = keras.Input((3,))
+    out = layers.Dense(2, kernel_initializer="ones")(inp)
+
+    class WithExtra(keras.Model):
+        def describe(self):
+            return f"{len(self.layers)} layers"
+
+    m = WithExtra(inp, out)
+    assert isinstance(m, WithExtra) and m.describe() == "2 layers"
+    np.testing.assert_allclose(m.predict(np.ones((1, 3)), verbose=0), [[3.0, 3.0]])
+    plain = keras.Model(inp, out, name="plain")
+    assert plain.name == "plain" and len(plain.layers) == 2

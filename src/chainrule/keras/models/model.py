@@ -44,6 +44,23 @@ def adjust_input_rank(x, ref_shape, input_name="input"):
     return x
 
 
+def _functional_args(args, kwargs):
+    return bool(args) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls):
+    """``cls`` with ``Functional`` mixed in after it (its own methods still win)."""
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        from .functional import Functional  # noqa: PLC0415
+
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional),
+                                           {"__module__": cls.__module__})  # fmt: skip
+    return _FUNCTIONAL_SUBCLASSES[cls]
+
+
 class Model(Trainer, Layer):
     """A trainable group of layers.
 
@@ -53,13 +70,21 @@ class Model(Trainer, Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if cls is Model and _functional_args(args, kwargs):
             from .functional import Functional  # noqa: PLC0415
 
-            return Functional(*args, **kwargs)
+            return Functional.__new__(Functional)  # then __init__(inputs, outputs) runs on it
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
+        from .functional import Functional  # noqa: PLC0415
+
+        if _functional_args(args, kwargs) and not isinstance(self, Functional):
+            # A subclass built from inputs and outputs (``super().__init__(inputs, outputs)``)
+            # is a functional model with the subclass's methods on top, as in Keras.
+            self.__class__ = _functional_subclass(type(self))
+            Functional.__init__(self, *args, **kwargs)
+            return
         trainable = kwargs.pop("trainable", True)
         name = kwargs.pop("name", None)
         dtype = kwargs.pop("dtype", None)
@@ -111,6 +136,43 @@ class Model(Trainer, Layer):
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
+
+    # -- saving: thin wrappers over keras.saving (chainrule/keras/saving/) -------------------
+    def save(self, filepath, overwrite=True, zipped=True, **kwargs):
+        """Save as a Keras 3 ``.keras`` file (see ``keras.saving.save_model``)."""
+        from ..saving.saving_lib import save_model  # noqa: PLC0415
+
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights (and optimizer state) to ``*.weights.h5``."""
+        from ..saving.saving_lib import save_weights  # noqa: PLC0415
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Load weights from ``*.weights.h5`` or a ``.keras`` file."""
+        from ..saving.saving_lib import load_weights  # noqa: PLC0415
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs):
+        """The model's config as a JSON string (``keras.models.model_from_json`` reads it)."""
+        from .io import model_to_json  # noqa: PLC0415
+
+        return model_to_json(self, **kwargs)
+
+    def get_compile_config(self):
+        """The arguments given to ``compile``, serialised (None if not compiled)."""
+        from ..saving.model_config import get_compile_config  # noqa: PLC0415
+
+        return get_compile_config(self)
+
+    def compile_from_config(self, config):
+        """Compile from :meth:`get_compile_config`'s output."""
+        from ..saving.model_config import compile_from_config  # noqa: PLC0415
+
+        compile_from_config(self, config)
 
     def __reduce__(self):
         raise TypeError(
