@@ -185,8 +185,21 @@ class Layer:
 
     @property
     def weights(self):
-        """All weights: trainable first, then non-trainable (Keras order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        """All weights, layer by layer as Keras 3: this layer's own (those created trainable,
+        then the others), then each sub-layer's ``weights`` in turn.
+
+        The order does not depend on ``trainable`` flags, so ``get_weights``/``set_weights``
+        lists stay aligned (and match Keras's) when a layer is frozen or unfrozen.
+        """
+        own = self._own_variables()
+        out = [v for v in own if v.trainable] + [v for v in own if not v.trainable]
+        seen = {id(v) for v in out}
+        for layer in self._sublayers():
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
 
     @property
     def trainable_weights(self):

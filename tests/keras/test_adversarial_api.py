@@ -1,0 +1,97 @@
+"""Adversarial use of the Keras API, as a user moving code over would write it.
+
+Each test compares chainrule with real Keras 3.15.1 (torch backend) on the same data and the
+same initial weights, or asserts a deliberate, documented difference (a clear error where Keras
+accepts nonsense). Regression tests for the bugs this file found are marked "regression".
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import warnings  # noqa: E402
+
+import keras as tk  # noqa: E402  (real Keras, the reference)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from chainrule import keras as ck  # noqa: E402
+
+RS = np.random.default_rng(0)
+X = RS.normal(size=(16, 3)).astype("float32")
+Y = RS.normal(size=(16, 1)).astype("float32")
+Y3 = np.array([0, 1, 2, 1] * 4)
+
+
+def _np(v):
+    return np.asarray(v.detach().cpu() if hasattr(v, "detach") else v)
+
+
+def _pair(units=(4, 1), acts=("tanh", None), n_in=3, seed=1):
+    """The same Dense stack in both frameworks with identical initial weights."""
+    models = []
+    for K in (ck, tk):
+        models.append(K.Sequential([K.Input((n_in,))] + [
+            K.layers.Dense(u, activation=a) for u, a in zip(units, acts, strict=True)]))
+    rng = np.random.default_rng(seed)
+    w = [rng.uniform(-0.5, 0.5, a.shape).astype("float32") for a in models[0].get_weights()]
+    for m in models:
+        m.set_weights(w)
+    return models
+
+
+def _fit_both(compile_kw=None, units=(4, 1), acts=("tanh", None), **fit_kw):
+    ours, ref = _pair(units, acts)
+    hs = []
+    for K, m in ((ck, ours), (tk, ref)):
+        kw = dict(compile_kw or {})
+        kw.setdefault("loss", "mse")
+        m.compile(optimizer=K.optimizers.SGD(0.1), **kw)
+        fkw = {"verbose": 0, "shuffle": False, **fit_kw}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hs.append(m.fit(**fkw).history)
+    return (ours, hs[0]), (ref, hs[1])
+
+
+def _assert_same_history(h_ours, h_ref):
+    assert set(h_ours) == set(h_ref), (h_ours, h_ref)
+    for k in h_ref:
+        np.testing.assert_allclose(h_ours[k], h_ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def _assert_same_weights(ours, ref):
+    for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
+        np.testing.assert_allclose(a, _np(b), rtol=1e-5, atol=1e-6)
+
+
+# -- weights order -----------------------------------------------------------------------------
+def _bn_model(K):
+    return K.Sequential([K.Input((3,)), K.layers.Dense(4), K.layers.BatchNormalization(),
+                         K.layers.Dense(4)])
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_regression_weights_are_listed_layer_by_layer_as_keras(freeze):
+    ours, ref = _bn_model(ck), _bn_model(tk)
+    if freeze:
+        ours.layers[0].trainable = False
+        ref.layers[0].trainable = False
+    assert [w.shape for w in ours.weights] == [tuple(w.shape) for w in ref.weights]
+    kinds = [p.rsplit("/", 1)[1] for p in (w.path for w in ours.weights)]
+    assert kinds == [w.path.rsplit("/", 1)[1] for w in ref.weights]
+    assert kinds == ["kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance",
+                     "kernel", "bias"]
+
+def test_regression_freezing_a_layer_keeps_get_set_weights_order():
+    # Transfer-learning pattern: save the weights, freeze the first layer, restore.
+    # Two Dense(4) layers on 4 features have the same shapes, so a reordering is silent.
+    m = ck.Sequential([ck.Input((4,)), ck.layers.Dense(4), ck.layers.Dense(4)])
+    before = m.get_weights()
+    m.layers[0].trainable = False
+    after = m.get_weights()
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    m.set_weights(before)
+    np.testing.assert_array_equal(m.layers[0].kernel.numpy(), before[0])
+    # trainable_weights still excludes the frozen layer
+    assert [w.path for w in m.trainable_weights] == [w.path for w in m.layers[1].weights]
