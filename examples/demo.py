@@ -92,17 +92,22 @@ def run_diabetes(out_dir, verbose) -> Row:
                note="bar: sklearn LinearRegression", plots=result["plots"])  # fmt: skip
 
 
-def summary(rows: list[Row], total: float) -> str:
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def summary(rows: list[Row], total: float, out_dir: str) -> str:
     lines = [f"{'example':<28}{'metric':<24}{'value':>9}  {'bar':<12}{'time':>7}  result"]
     lines.append("-" * len(lines[0]))
     for r in rows:
-        value = "" if r.value is None else f"{r.value:.4f}" if abs(r.value) < 100 else \
-            f"{r.value:.1f}"
         status = "ok" if r.ok else "FAILED"
-        lines.append(f"{r.name:<28}{r.metric:<24}{value:>9}  {r.bar:<12}{r.seconds:6.1f}s  "
-                     f"{status}{'  ' + r.note if r.note else ''}")  # fmt: skip
-    lines.append(f"total {total:.1f} s; plots in out/: "
-                 + ", ".join(sorted(os.path.basename(p) for r in rows for p in r.plots)))
+        note = f"  {r.note}" if r.note else ""
+        lines.append(f"{r.name:<28}{r.metric:<24}{_number(r.value):>9}  {r.bar:<12}"
+                     f"{r.seconds:6.1f}s  {status}{note}")  # fmt: skip
+    plots = sorted(os.path.basename(p) for r in rows for p in r.plots)
+    lines.append(f"total {total:.1f} s; plots in {out_dir}/: {', '.join(plots) or 'none'}")
     return "\n".join(lines)
 
 
@@ -143,7 +148,7 @@ def main(argv=None) -> int:
             row.seconds = time.perf_counter() - t0
             rows.append(row)
     banner("Summary")
-    print(summary(rows, time.perf_counter() - start))
+    print(summary(rows, time.perf_counter() - start, args.out_dir))
     failed = [r.name for r in rows if not r.ok]
     if failed:
         print(f"FAILED: {', '.join(failed)}")
