@@ -95,3 +95,25 @@ def test_regression_freezing_a_layer_keeps_get_set_weights_order():
     np.testing.assert_array_equal(m.layers[0].kernel.numpy(), before[0])
     # trainable_weights still excludes the frozen layer
     assert [w.path for w in m.trainable_weights] == [w.path for w in m.layers[1].weights]
+
+
+# -- models --------------------------------------------------------------------------------
+@pytest.mark.parametrize("action", ["fit", "predict", "call", "build"])
+def test_regression_empty_sequential_raises_like_keras(action):
+    # Before: predict returned its input unchanged and fit failed inside the loss.
+    for K in (ck, tk):
+        m = K.Sequential()
+        m.compile(optimizer="sgd", loss="mse")
+        run = {"fit": lambda m=m: m.fit(X, Y, verbose=0),
+               "predict": lambda m=m: m.predict(X, verbose=0),
+               "call": lambda m=m: m(X),
+               "build": lambda m=m: m.build((None, 3))}[action]
+        with pytest.raises(ValueError, match="cannot be built because it has no layers"):
+            run()
+
+
+def test_sequential_add_rejects_non_layers():
+    # Keras raises ValueError; we raise TypeError (the wrong type), naming what was received.
+    for bad in (3, ck.layers.Dense, "dense"):
+        with pytest.raises(TypeError, match="expects a Layer instance, received"):
+            ck.Sequential().add(bad)

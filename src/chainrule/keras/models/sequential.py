@@ -23,6 +23,8 @@ class Sequential(Model):
 
     Raises:
         TypeError: when something that is not a layer is added.
+        ValueError: when a model with no layers is built, called, fit or used to predict
+            (as Keras; it would otherwise return its input unchanged).
     """
 
     def __init__(self, layers=None, trainable=True, name=None):
