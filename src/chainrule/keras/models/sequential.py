@@ -90,6 +90,11 @@ class Sequential(Model):
             self.build(self._input_layer.batch_shape)
 
     def build(self, input_shape=None):
+        if not self._stack:
+            raise ValueError(
+                f"Sequential model {self.name} cannot be built because it has no layers. "
+                "Call `model.add(layer)`."
+            )
         if input_shape is None:
             raise ValueError("Sequential.build needs input_shape")
         shape = tuple(input_shape)
@@ -114,6 +119,8 @@ class Sequential(Model):
         if _is_symbolic(inputs):
             return Layer.__call__(self, inputs, training=training, **kwargs)
         if not self.built:
+            if not self._stack:
+                self.build(None)  # raises: a model with no layers would return its input
             shape = tuple(inputs.shape) if hasattr(inputs, "shape") else None
             if self._input_layer is None and shape is not None:
                 self.build((None, *shape[1:]))
