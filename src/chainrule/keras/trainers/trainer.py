@@ -282,6 +282,9 @@ class Trainer:
         self.optimizer.build(self._trainable_cache)
         custom_step = type(self).train_step is not Trainer.train_step
         cbs.on_train_begin()
+        # BackupAndRestore sets `_initial_epoch` in on_train_begin to resume (as Keras); it is
+        # read once so that a later fit starts where its own arguments say.
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
