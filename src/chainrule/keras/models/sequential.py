@@ -153,3 +153,9 @@ class Sequential(Model):
             cfg["build_input_shape"] = [None if s is None else int(s)
                                         for s in self._build_input_shape]  # fmt: skip
         return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving.model_config import sequential_from_config  # noqa: PLC0415
+
+        return sequential_from_config(cls, config, custom_objects)
