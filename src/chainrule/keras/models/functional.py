@@ -206,4 +206,12 @@ class Functional(Model):
         return result
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        from ..saving.model_config import functional_get_config  # noqa: PLC0415
+
+        return functional_get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving.model_config import functional_from_config  # noqa: PLC0415
+
+        return functional_from_config(cls, config, custom_objects)
