@@ -7,10 +7,8 @@ __all__ = ["serialize_layer"]
 
 
 def serialize_layer(layer) -> dict:
-    """The dict Keras 3 writes for a layer inside a model's config."""
-    out = {"module": "keras.layers", "class_name": type(layer).__name__,
-           "config": layer.get_config(), "registered_name": None}  # fmt: skip
-    build = layer.get_build_config()
-    if build is not None:
-        out["build_config"] = build
-    return out
+    """The dict Keras 3 writes for a layer inside a model's config (built-in layers under
+    ``keras.layers``, registered custom layers under their registered name)."""
+    from ..saving.serialization import serialize_keras_object  # noqa: PLC0415
+
+    return serialize_keras_object(layer)
