@@ -412,6 +412,12 @@ def serialize(activation):
         return name
     if hasattr(activation, "get_config") and not isinstance(activation, types.FunctionType):
         return serialize_object(activation, type(activation).__module__)
+    from .saving.object_registration import get_registered_name  # noqa: PLC0415
+
+    registered = get_registered_name(activation) if callable(activation) else ""
+    if ">" in registered:  # registered with keras.saving.register_keras_serializable
+        return {"module": activation.__module__, "class_name": "function",
+                "config": registered, "registered_name": registered}  # fmt: skip
     raise ValueError(
         f"Unknown activation function {activation!r} cannot be serialized: expected one of "
         f"{', '.join(sorted(ALL_OBJECTS_DICT))}"
@@ -425,7 +431,9 @@ def deserialize(config, custom_objects: dict | None = None):
     Raises:
         ValueError: listing the valid names if the name is unknown.
     """
-    lookup = {**ALL_OBJECTS_DICT, **(custom_objects or {})}
+    from .saving.object_registration import scoped_objects  # noqa: PLC0415
+
+    lookup = {**ALL_OBJECTS_DICT, **scoped_objects(), **(custom_objects or {})}
     name = config
     if isinstance(config, dict):
         name = config.get("config") if config.get("class_name") == "function" else None

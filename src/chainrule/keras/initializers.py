@@ -107,7 +107,11 @@ def deserialize_object(config, table: dict, kind: str, custom_objects=None):
     Raises:
         ValueError: listing the valid names if the name is unknown or ``config`` is malformed.
     """
-    lookup = {**table, **(custom_objects or {})}
+    from .saving.object_registration import scoped_objects  # noqa: PLC0415
+
+    lookup = {**table, **scoped_objects(), **(custom_objects or {})}
+    if isinstance(config, dict) and config.get("registered_name") in lookup:
+        config = {**config, "class_name": config["registered_name"]}
     if isinstance(config, str):
         name, kwargs = config, {}
     elif isinstance(config, dict) and "class_name" in config:
