@@ -156,16 +156,45 @@ def _seed(root, grad_output):
     return g
 
 
+def _owner(a):
+    """The array that owns ``a``'s memory (``a`` itself unless it is a view)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _private(g, held):
+    """``g``, or a copy of it when the caller may already hold its memory.
+
+    VJPs pass ``g`` through unchanged (add, reshape), so two inputs' gradients, or an input's
+    gradient and the caller's seed, can be one array; an in-place update of one (clipping,
+    weight decay) would silently change the other. ``held`` has the ids of owners handed out.
+    """
+    g = np.asarray(g)  # 0-d sums come back as NumPy scalars
+    key = id(_owner(g))
+    if key in held or not g.flags.writeable:  # read-only: a broadcast view
+        g = g.copy()
+        key = id(g)
+    held.add(key)
+    return g
+
+
 def backward(root: Tensor, grad_output=None) -> None:
     """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad.
 
     Gradients accumulate over calls until ``leaf.grad`` is set to None; the graph is kept,
-    so calling ``backward`` twice gives the same gradients again (doubling ``.grad``).
+    so calling ``backward`` twice gives the same gradients again (doubling ``.grad``). Each
+    ``leaf.grad`` is an array of its own: it never shares memory with another leaf's gradient
+    or with ``grad_output``.
     """
-    leaves, _ = _run(root, _seed(root, grad_output), None)
+    seed = _seed(root, grad_output)
+    leaves, _ = _run(root, seed, None)
+    held = {id(_owner(seed))}
     for t, g in leaves:
-        g = np.asarray(g)
-        t.grad = g if t.grad is None else t.grad + g  # new array: never mutate a shared one
+        if t.grad is None:
+            t.grad = _private(g, held)
+        else:
+            t.grad = np.asarray(t.grad + g)  # new array: never mutate a shared one
 
 
 def grad(outputs, inputs, grad_outputs=None):
@@ -179,7 +208,9 @@ def grad(outputs, inputs, grad_outputs=None):
 
     Returns:
         A list of arrays, one per input, each of that input's shape (zeros where the input
-        does not influence the outputs). A single Tensor ``inputs`` still gives a list.
+        does not influence the outputs). A single Tensor ``inputs`` still gives a list. Each
+        array is the caller's own: writeable, sharing memory with no other result and no
+        ``grad_outputs`` entry.
 
     Raises:
         RuntimeError: if an output does not require grad or is non-scalar with no grad given.
@@ -213,12 +244,15 @@ def grad(outputs, inputs, grad_outputs=None):
         )
     wanted = {id(t) for t in inputs}
     total = {}
+    held = set()
     for out, go in zip(outputs, grad_outputs):
-        _, found = _run(out, _seed(out, go), wanted)
+        seed = _seed(out, go)
+        held.add(id(_owner(seed)))
+        _, found = _run(out, seed, wanted)
         for k, g in found.items():
             total[k] = g if k not in total else total[k] + g
     result = []
     for t in inputs:
         g = total.get(id(t))
-        result.append(np.zeros_like(t.data) if g is None else np.asarray(g))
+        result.append(np.zeros_like(t.data) if g is None else _private(g, held))
     return result
