@@ -20,6 +20,7 @@ have the broadcast shape: the engine sums it back to the input's shape (see ``en
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 from .. import backend
@@ -161,11 +162,36 @@ def defvjp(op_fn, *vjps):
     """Attach gradient rules to a primitive, one per positional array argument, in order.
 
     Each rule is ``vjp(g, out, *args, **kwargs) -> array``; use ``None`` for an argument that
-    has no gradient (an integer index, a boolean condition).
+    has no gradient (an integer index, a boolean condition). Fewer rules than arguments is
+    allowed: using a trailing argument without a rule under grad raises at backward time.
+
+    Raises:
+        ValueError: if there are more rules than the forward has array arguments.
     """
     op = op_fn.op
+    limit = _array_arity(op)
+    if limit is not None and len(vjps) > limit:
+        raise ValueError(
+            f"defvjp({op.name}) received {len(vjps)} gradient rules but the forward takes "
+            f"{limit} positional array argument{'s' if limit != 1 else ''}"
+        )
     op.vjps = tuple(vjps)
     return op_fn
+
+
+def _array_arity(op):
+    """How many positional array arguments ``op``'s forward takes (None: any number)."""
+    if op.nargs is not None:
+        return op.nargs
+    try:
+        params = inspect.signature(op.fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature
+        return None
+    kinds = [p.kind for p in params]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(k in positional for k in kinds)
 
 
 def defvjp_argnum(op_fn, vjp_argnum):
