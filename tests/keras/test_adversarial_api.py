@@ -117,3 +117,31 @@ def test_sequential_add_rejects_non_layers():
     for bad in (3, ck.layers.Dense, "dense"):
         with pytest.raises(TypeError, match="expects a Layer instance, received"):
             ck.Sequential().add(bad)
+
+
+# -- class_weight / sample_weight ---------------------------------------------------------------
+@pytest.mark.parametrize("targets", ["sparse", "sparse_float_n1", "onehot"])
+@pytest.mark.parametrize("class_weight", [{0: 1.0, 1: 3.0, 2: 0.5}, {1: 3.0}, {2: 0.0, 7: 9.0}])
+def test_regression_class_weight_missing_classes_weigh_one_as_keras(targets, class_weight):
+    # Before: a class absent from class_weight raised; Keras gives it weight 1.0.
+    y = {"sparse": Y3, "sparse_float_n1": Y3[:, None].astype("float32"),
+         "onehot": np.eye(3, dtype="float32")[Y3]}[targets]
+    loss = "categorical_crossentropy" if targets == "onehot" else "sparse_categorical_crossentropy"
+    (ours, h1), (ref, h2) = _fit_both({"loss": loss, "metrics": ["accuracy"]}, units=(4, 3),
+                                      acts=("tanh", "softmax"), x=X, y=y, batch_size=5,
+                                      epochs=2, class_weight=class_weight)
+    _assert_same_history(h1, h2)
+    _assert_same_weights(ours, ref)
+
+
+def test_class_weight_and_sample_weight_multiply():
+    # Keras refuses both at once; we take their product (documented in Trainer.fit).
+    sw = np.linspace(0.5, 2.0, 16).astype("float32")
+    yb = (Y > 0).astype("float32")
+    hs = []
+    for kw in ({"sample_weight": sw, "class_weight": {0: 2.0, 1: 0.5}},
+               {"sample_weight": sw * np.where(yb[:, 0] > 0, 0.5, 2.0)}):
+        m = _pair()[0]
+        m.compile(optimizer=ck.optimizers.SGD(0.1), loss="mse")
+        hs.append(m.fit(X, yb, epochs=2, batch_size=5, verbose=0, shuffle=False, **kw).history)
+    np.testing.assert_allclose(hs[0]["loss"], hs[1]["loss"], rtol=1e-6)

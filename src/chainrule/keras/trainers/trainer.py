@@ -29,19 +29,19 @@ def _check_int(name, value, minimum):
 
 
 def _class_weight_to_sample_weight(y, class_weight):
+    """Per-sample weights ``class_weight[label]``; the label is the argmax of one-hot targets,
+    else the rounded value. A class missing from ``class_weight`` weighs 1.0, as Keras 3
+    (``data_adapter_utils.class_weight_to_sample_weights``), so ``{1: 5.0}`` up-weights
+    class 1 only."""
     y = np.asarray(y)
     if y.ndim >= 2 and y.shape[-1] > 1:
         labels = np.argmax(y, axis=-1)
     else:
         labels = np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
-    missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
-    if missing:
-        raise ValueError(
-            f"class_weight has no entry for classes {missing}; it has keys "
-            f"{sorted(class_weight)}"
-        )
-    lookup = {int(k): float(v) for k, v in class_weight.items()}
-    return np.array([lookup[int(c)] for c in labels], dtype="float32")
+    weights = np.ones(labels.shape, dtype="float32")
+    for k, v in class_weight.items():
+        weights[labels == int(k)] = float(v)
+    return weights
 
 
 def _verbose(verbose):
@@ -244,6 +244,8 @@ class Trainer:
         ``batch_size=32``, ``shuffle=True``, ``verbose="auto"`` = 1).
 
         ``validation_split`` holds out the last fraction of the samples, before shuffling.
+        ``class_weight`` maps class indices to weights (missing classes weigh 1.0, as Keras);
+        given together with ``sample_weight`` the two are multiplied (Keras refuses both).
 
         Raises:
             RuntimeError: if the model is not compiled.
