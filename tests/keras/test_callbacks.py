@@ -550,6 +550,7 @@ def test_progbar_verbose0_prints_nothing(capsys):
 
 
 def test_progbar_verbose1_draws_a_tqdm_bar(capsys, monkeypatch):
+    monkeypatch.setattr(progbar_mod, "_interactive", lambda: True)  # as in a terminal
     import tqdm
 
     monkeypatch.setattr(progbar_mod, "_TQDM", None)  # resolve the lazy import afresh
@@ -578,6 +579,7 @@ def test_progbar_verbose1_draws_a_tqdm_bar(capsys, monkeypatch):
 
 
 def test_progbar_verbose1_text_fallback_without_tqdm(capsys, monkeypatch):
+    monkeypatch.setattr(progbar_mod, "_interactive", lambda: True)  # as in a terminal
     monkeypatch.setattr(progbar_mod, "_TQDM", False)  # as if tqdm were not installed
     monkeypatch.setattr(progbar_mod, "DRAW_INTERVAL", 0.0)  # draw every step
     out = progbar_run(C, 1, EPOCHS[:1], 4, capsys, test_logs={"loss": 0.5})
@@ -598,6 +600,7 @@ def test_progbar_unknown_steps_learns_the_target(capsys):
 
 
 def test_progbar_verbose1_skips_drawing_within_interval(capsys, monkeypatch):
+    monkeypatch.setattr(progbar_mod, "_interactive", lambda: True)  # as in a terminal
     monkeypatch.setattr(progbar_mod, "_TQDM", False)
     bar = progbar_mod.Progbar(target=1000, verbose=1, interval=3600)
     for step in range(1, 1000):
@@ -632,3 +635,14 @@ def test_batch_hooks_reach_legacy_overrides_and_appended_callbacks_like_keras():
         return calls
 
     assert run(C) == run(tk.callbacks) == [("begin", 1, {}), ("end", 1, {"loss": 0.5})]
+
+
+def test_progbar_verbose1_in_a_log_file_prints_only_final_lines(capsys, monkeypatch):
+    """Not a terminal (CI logs, pipes): no redraws, one finished line per bar, as Keras."""
+    monkeypatch.setattr(progbar_mod, "_interactive", lambda: False)
+    monkeypatch.setattr(progbar_mod, "DRAW_INTERVAL", 0.0)
+    out = progbar_run(C, 1, EPOCHS[:2], 4, capsys)
+    assert "\r" not in out and "ETA" not in out
+    lines = out.strip().split("\n")
+    assert len(lines) == 2 and lines[0].startswith("Epoch 1/2 4/4")
+    assert "val_loss: 0.2345" in lines[0]

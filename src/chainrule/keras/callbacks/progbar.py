@@ -17,6 +17,13 @@ DRAW_INTERVAL = 0.05  # default seconds between redraws of the live bar, as Kera
 _TQDM = None  # the tqdm class, or False when tqdm is not installed; resolved on first bar
 
 
+def _interactive() -> bool:
+    """True when stdout is a terminal or a notebook, where a bar can be redrawn in place
+    (Keras's ``_dynamic_display``)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
 def _tqdm_class():
     global _TQDM
     if _TQDM is None:
@@ -119,8 +126,8 @@ class Progbar:
         if current == 1 and self._time_after_first_step is None:
             self._time_after_first_step = now
         if self.verbose == 1:
-            if not finalize and now - self._last_draw < self.interval:
-                return
+            if not finalize and (now - self._last_draw < self.interval or not _interactive()):
+                return  # in a log file (no terminal) only the final line of each bar is drawn
             self._last_draw = now
             self._draw(current, now, finalize)
         elif self.verbose == 2 and finalize:
@@ -153,7 +160,7 @@ class Progbar:
     def _draw(self, current: int, now: float, finalize: bool) -> None:
         info = self._info(current, now, finalize)
         tqdm = _tqdm_class()
-        if tqdm:
+        if tqdm and _interactive():
             self._draw_tqdm(tqdm, current, info, finalize)
         else:
             self._draw_text(current, info, finalize)
@@ -194,7 +201,7 @@ class Progbar:
         pad = " " * max(0, self._prev_width - len(text))
         self._prev_width = len(text)
         out = sys.stdout
-        out.write("\r" + text + pad + ("\n" if finalize else ""))
+        out.write(("\r" if _interactive() else "") + text + pad + ("\n" if finalize else ""))
         out.flush()
 
     def close(self) -> None:

@@ -113,6 +113,8 @@ class ProgbarLogger(Callback):
         self.seen = 0
         self.progbar = None
         self._desc = desc
+        if self.verbose == 2:
+            self._maybe_init_progbar()  # start the clock now: verbose=2 sees no batch hooks
 
     def _maybe_init_progbar(self) -> None:
         if self.progbar is None:
