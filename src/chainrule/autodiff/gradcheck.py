@@ -15,7 +15,10 @@ def numerical_grad(fn, arrays, eps=1e-6):
     Returns ``(grads, w)``: one float64 array per input and the projection weights used.
     """
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
-    out = np.asarray(fn(*[Tensor._wrap(a) for a in arrays]).data, dtype=np.float64)
+    first = fn(*[Tensor._wrap(a) for a in arrays])
+    if not isinstance(first, Tensor):
+        raise TypeError(f"fn must return a Tensor, received {type(first).__name__}")
+    out = np.asarray(first.data, dtype=np.float64)
     w = np.random.default_rng(0).standard_normal(out.shape)
     grads = []
     for a in arrays:
@@ -36,8 +39,8 @@ def numerical_grad(fn, arrays, eps=1e-6):
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True) -> bool:
     """Compare autodiff gradients of ``fn`` with float64 central differences.
 
-    ``fn`` takes Tensors and returns a Tensor. Inputs are cast to float64; the output is
-    projected onto a fixed random direction so non-scalar outputs are checked too.
+    ``fn`` takes Tensors and returns a Tensor. Inputs (integer ones too) are cast to float64;
+    the output is projected onto a fixed random direction so non-scalar outputs are checked too.
 
     Args:
         fn: the function to check.
@@ -50,7 +53,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True) 
         True when every gradient matches.
 
     Raises:
-        AssertionError: naming the input and the largest difference, on mismatch.
+        AssertionError: on mismatch, naming the input, the first bad element, its value and
+            both gradients there.
+        TypeError: if ``fn`` does not return a Tensor.
 
     >>> import chainrule as cr
     >>> cr.gradcheck(lambda x: cr.tanh(x) * x, [[0.5, -1.0]])
@@ -62,12 +67,21 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True) 
     out = fn(*ts)
     analytic = engine.grad(out, ts, [w.astype(out.dtype)])
     for i, (a, n) in enumerate(zip(analytic, numeric)):
-        if a.shape != n.shape or not np.allclose(a, n, atol=atol, rtol=rtol):
+        close = np.isclose(a, n, atol=atol, rtol=rtol) if a.shape == n.shape else None
+        if close is None or not close.all():
             if not raise_exception:
                 return False
-            diff = np.max(np.abs(a - n)) if a.shape == n.shape else "shape mismatch"
+            if close is None:
+                raise AssertionError(
+                    f"gradcheck failed for input {i}: autodiff gradient has shape {a.shape}, "
+                    f"numerical {n.shape}"
+                )
+            k = np.unravel_index(np.argmax(~close), a.shape)  # the first bad element
             raise AssertionError(
-                f"gradcheck failed for input {i}: max difference {diff}\n"
-                f"autodiff:\n{a}\nnumerical:\n{n}"
+                f"gradcheck failed for input {i} at index {tuple(int(j) for j in k)} (value "
+                f"{arrays[i][k]:.6g}): autodiff {a[k]:.6g}, numerical {n[k]:.6g} (tolerance "
+                f"atol={atol}, rtol={rtol}; {int((~close).sum())} of {close.size} elements "
+                f"differ). A kink or jump within eps={eps} of the point, or a non-finite "
+                f"value, also makes the check fail.\nautodiff:\n{a}\nnumerical:\n{n}"
             )
     return True
