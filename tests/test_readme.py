@@ -33,3 +33,9 @@ def test_make_targets_exist():
         assert re.search(rf"^{target}:", makefile, flags=re.M), target
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
     assert "make test" in ci
+
+
+def test_linked_files_exist():
+    for target in re.findall(r"\]\(([^)#]+)\)", README):
+        if "://" not in target:
+            assert os.path.exists(os.path.join(ROOT, target)), target
