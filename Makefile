@@ -4,18 +4,21 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export KERAS_BACKEND := torch
+# The CPU build of torch ships on this project's machines in /opt/wheels: use it when present
+# (a plain PyPI torch request would pull a multi-GB CUDA build).
+PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
 .PHONY: test demo bench lint clean
 
 $(VENV)/.stamp-test: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,examples]"
+	$(PY) -m pip install -q $(PIP_LOCAL) -e ".[test,examples]"
 	touch $@
 
 $(VENV)/.stamp-examples: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e ".[examples]"
+	$(PY) -m pip install -q $(PIP_LOCAL) -e ".[examples]"
 	touch $@
 
 # Two test workers on two cores: one BLAS/OpenMP thread each, so they do not oversubscribe.
