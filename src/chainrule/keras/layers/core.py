@@ -64,6 +64,9 @@ class Dense(Layer):
         self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self._linear = activations.get(None)
+        # NOTE: Keras's relu with its default arguments is exactly ops.relu; calling the op
+        # directly skips three argument checks per call.
+        self._relu = activations.relu
         self._zero_bias = None
 
     def build(self, input_shape):
@@ -91,8 +94,11 @@ class Dense(Layer):
     def call(self, inputs):
         bias = self.bias if self.bias is not None else self._zero_bias
         out = ops.dense(inputs, self.kernel, bias)
-        if self.activation is not self._linear:
-            out = self.activation(out)
+        act = self.activation
+        if act is self._relu:
+            out = ops.relu(out)
+        elif act is not self._linear:
+            out = act(out)
         return out
 
     def compute_output_shape(self, input_shape):

@@ -48,16 +48,24 @@ def shape_of(x):
     return tuple(shape)
 
 
-def _is_symbolic(x):
-    from .input_layer import KerasTensor  # noqa: PLC0415 - avoids an import cycle
+_KERAS_TENSOR = []  # [KerasTensor], filled on first use (input_layer imports this module)
 
-    if isinstance(x, KerasTensor):
+
+def _is_symbolic(x):
+    if not _KERAS_TENSOR:
+        from .input_layer import KerasTensor  # noqa: PLC0415 - avoids an import cycle
+
+        _KERAS_TENSOR.append(KerasTensor)
+    if isinstance(x, _KERAS_TENSOR[0]):
         return True
     if isinstance(x, (list, tuple)):
         return any(_is_symbolic(v) for v in x)
     if isinstance(x, dict):
         return any(_is_symbolic(v) for v in x.values())
     return False
+
+
+_CONCRETE = (np.ndarray, Tensor)  # exact types that are never symbolic (a fast check per call)
 
 
 class Layer:
@@ -276,8 +284,12 @@ class Layer:
 
     def _maybe_build(self, inputs):
         shape = shape_of(inputs)
-        if self.input_spec is not None and not isinstance(shape, (list, dict)):
-            assert_input_compatibility(self.input_spec, shape, self.name)
+        spec = self.input_spec
+        if spec is not None and not isinstance(shape, (list, dict)):
+            # A spec is checked once per (spec, shape): every batch of a fit has the same.
+            if self._spec_checked != (spec, shape):
+                assert_input_compatibility(spec, shape, self.name)
+                self._spec_checked = (spec, shape)
         if not self.built:
             self._build_input_shape = shape
             self.build(shape)
@@ -287,11 +299,13 @@ class Layer:
         """The computation; subclasses override it. The default returns the inputs."""
         return inputs
 
+    _spec_checked = None  # the (input_spec, shape) pair last found compatible
+
     def __call__(self, *args, **kwargs):
         if not args:
             raise ValueError(f"layer {self.name!r} was called without inputs")
         inputs = args[0]
-        if _is_symbolic(inputs):
+        if type(inputs) not in _CONCRETE and _is_symbolic(inputs):
             from .input_layer import symbolic_call  # noqa: PLC0415
 
             return symbolic_call(self, args, kwargs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..layers.input_layer import InputLayer, KerasTensor
-from ..layers.layer import Layer
+from ..layers.layer import _CONCRETE, Layer, _is_symbolic
 from .model import Model, adjust_input_rank
 
 __all__ = ["Sequential"]
@@ -114,9 +114,7 @@ class Sequential(Model):
         return self._input_layer.batch_shape
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
-        from ..layers.layer import _is_symbolic  # noqa: PLC0415
-
-        if _is_symbolic(inputs):
+        if type(inputs) not in _CONCRETE and _is_symbolic(inputs):
             return Layer.__call__(self, inputs, training=training, **kwargs)
         if not self.built:
             if not self._stack:
@@ -128,10 +126,18 @@ class Sequential(Model):
                 self.build(self._input_layer.batch_shape)
         return self.call(inputs, training=training)
 
+    _rank_ok = None  # (input batch_shape, data shape) last found to need no adjustment
+
     def call(self, inputs, training=None, mask=None):
         if self._input_layer is not None:
-            inputs = adjust_input_rank(inputs, self._input_layer.batch_shape,
-                                       f"input {self._input_layer.name!r}")  # fmt: skip
+            ref = self._input_layer.batch_shape
+            shape = getattr(inputs, "shape", None)
+            # Every batch of a fit has the same shape: check it once, not per step.
+            if self._rank_ok is None or self._rank_ok[0] != ref or self._rank_ok[1] != shape:
+                adjusted = adjust_input_rank(inputs, ref, f"input {self._input_layer.name!r}")
+                if adjusted is inputs and shape is not None:
+                    self._rank_ok = (ref, shape)
+                inputs = adjusted
         x = inputs
         for layer in self._stack:
             x = layer(x, training=training)
