@@ -367,6 +367,15 @@ class Trainer:
 
         batch_size = 32 if batch_size is None else _check_int("batch_size", batch_size, 1)
         verbose = _verbose(verbose)
+        if callbacks is None and verbose == 0 and steps is None and not da.is_generator_like(x):
+            xs = self._standardize_x(x)
+            if isinstance(xs, np.ndarray) and xs.ndim >= 1 and xs.shape[0] <= batch_size:
+                # One batch, nothing watching: skip the batching and callback machinery,
+                # which costs more than a small model's forward pass.
+                if xs.dtype.kind == "f" and xs.dtype != self.dtype:
+                    xs = xs.astype(self.dtype)
+                with no_grad():
+                    return _merge_outputs([da.tree_map(_to_numpy, self.predict_step((xs,)))])
         batches = self._make_batches(x, None, None, batch_size, False, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=batches.steps)  # fmt: skip
@@ -384,12 +393,7 @@ class Trainer:
         cbs.on_predict_end()
         if not outs:
             raise ValueError("predict received no data")
-        first = outs[0]
-        if isinstance(first, np.ndarray):
-            return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
-        if isinstance(first, dict):
-            return {k: np.concatenate([o[k] for o in outs]) for k in first}
-        return type(first)(np.concatenate([o[i] for o in outs]) for i in range(len(first)))
+        return _merge_outputs(outs)
 
     # -- on one batch ---------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
@@ -446,6 +450,16 @@ def _pythonify_logs(logs, out=None):
             v = v.data
         out[k] = float(v) if np.size(v) == 1 else np.asarray(v)
     return out
+
+
+def _merge_outputs(outs):
+    """The per-batch outputs of ``predict`` joined along the batch axis."""
+    first = outs[0]
+    if isinstance(first, np.ndarray):
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+    if isinstance(first, dict):
+        return {k: np.concatenate([o[k] for o in outs]) for k in first}
+    return type(first)(np.concatenate([o[i] for o in outs]) for i in range(len(first)))
 
 
 def _to_numpy(t):
