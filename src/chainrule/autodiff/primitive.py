@@ -67,6 +67,11 @@ class Node:
 
 def _coerce(value, opname):
     """Turn a non-Tensor positional argument into something the forward can use."""
+    if isinstance(value, (complex, np.complexfloating)):  # numbers.Number lets these through
+        raise TypeError(
+            f"{opname}() received the complex number {value!r}; chainrule supports real "
+            "(bool, int, float) data only"
+        )
     if isinstance(value, _NUMBER_TYPES) or backend.is_array(value):
         if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
             raise TypeError(f"{opname}() received an array of unsupported dtype {value.dtype}")
