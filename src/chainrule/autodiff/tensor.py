@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..backend import np
+from . import grad_mode
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -52,6 +53,11 @@ class Tensor:
 
     Create tensors with :func:`chainrule.tensor`. Leaf tensors (made by the user) accumulate
     ``grad`` over ``backward()`` calls until it is set to None.
+
+    The graph keeps references to the arrays each op saw, with no version check: changing
+    ``data`` in place (``t.data[0] = 1``, ``Variable.assign``) between the forward and
+    ``backward`` changes the gradients computed. Assign after ``backward``, as optimizers do.
+    Iterating gives the rows (``t[0]``, ``t[1]``, ...); a 0-d tensor cannot be iterated.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
@@ -95,6 +101,14 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        # NOTE: without this, Python iterates through __getitem__ until IndexError, which for a
+        # 0-d tensor is at once: a silent empty loop.
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.data.shape[0]):
+            yield self[i]
+
     def numpy(self):
         """The data as a NumPy array (a copy from the GPU under CuPy; the array itself on CPU)."""
         d = self.data
@@ -136,6 +150,37 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
+
+    # The NumPy ufuncs behind Python operators, mapped to ops by ``chainrule.ops``, so that
+    # ``ndarray + tensor`` records the graph like ``tensor + ndarray``.
+    _ufunc_ops: dict = {}
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on Tensors.
+
+        Operators (``+ - * / ** @``, comparisons) with an array or NumPy scalar on the left
+        give a Tensor, as with the Tensor on the left. Any other ufunc (``np.exp(t)``) works
+        on the data and returns a NumPy array, which would cut ``t`` out of the graph: so it
+        raises TypeError while grad mode is on and an input requires grad. Use the chainrule
+        op (``chainrule.exp``), or pass ``t.detach()`` for the numbers alone.
+        """
+        op = self._ufunc_ops.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is not None:
+            return op(*inputs)
+        out = kwargs.get("out", ())
+        if grad_mode.STATE.enabled and any(
+            isinstance(a, Tensor) and a.requires_grad for a in (*inputs, *out)
+        ):
+            name = ufunc.__name__ + ("" if method == "__call__" else f".{method}")
+            raise TypeError(
+                f"np.{name} on a Tensor that requires grad would return a NumPy array cut "
+                f"off from the graph; use chainrule.{ufunc.__name__} (if it exists), or "
+                f"np.{name}(tensor.detach()) for the numbers alone"
+            )
+        arrays = [a.data if isinstance(a, Tensor) else a for a in inputs]
+        if out:
+            kwargs["out"] = tuple(o.data if isinstance(o, Tensor) else o for o in out)
+        return getattr(ufunc, method)(*arrays, **kwargs)
 
     def __repr__(self):
         body = np.array2string(

@@ -7,6 +7,7 @@ of the gradient to each input; clip passes the gradient where ``min <= x <= max`
 from __future__ import annotations
 
 from ..autodiff.primitive import defvjp, nondifferentiable, primitive
+from ..autodiff.tensor import Tensor
 from ..backend import np
 
 __all__ = [
@@ -274,3 +275,11 @@ ceil = _nondiff("ceil", lambda x: np.ceil(x))
 round = _nondiff("round", lambda x, decimals=0: np.round(x, decimals))  # noqa: A001
 isfinite = _nondiff("isfinite", lambda x: np.isfinite(x))
 isnan = _nondiff("isnan", lambda x: np.isnan(x))
+
+# ``ndarray <op> tensor`` reaches Tensor.__array_ufunc__ with these ufuncs (see tensor.py)
+Tensor._ufunc_ops.update({
+    np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
+    np.power: power, np.negative: negative, np.equal: equal, np.not_equal: not_equal,
+    np.less: less, np.less_equal: less_equal, np.greater: greater,
+    np.greater_equal: greater_equal,
+})  # fmt: skip

@@ -52,6 +52,7 @@ def _matmul_db(g, out, a, b):
 
 
 defvjp(matmul, _matmul_da, _matmul_db)
+Tensor._ufunc_ops[np.matmul] = matmul  # ``ndarray @ tensor`` (see Tensor.__array_ufunc__)
 
 
 def dot(a, b):
