@@ -233,3 +233,176 @@ def test_gradcheck_casts_integer_inputs_to_float64():
 def test_gradcheck_of_a_function_not_returning_a_tensor_raises_type_error():
     with pytest.raises(TypeError, match=r"fn must return a Tensor, received float"):
         gradcheck(lambda t: 3.0, [[1.0]])
+
+
+# -- grad mode ----------------------------------------------------------------------------------
+
+
+def test_no_grad_nested_in_enable_grad_and_back_and_restored_after_an_exception():
+    w = _leaf([1.0])
+    seen = []
+    with cr.no_grad():
+        seen.append((w * 2).requires_grad)
+        with cr.enable_grad():
+            seen.append((w * 2).requires_grad)
+            with cr.no_grad():
+                seen.append((w * 2).requires_grad)
+            seen.append((w * 2).requires_grad)
+        seen.append((w * 2).requires_grad)
+    assert seen == [False, True, False, True, False]
+    with pytest.raises(ZeroDivisionError), cr.no_grad():
+        1 / 0
+    assert cr.is_grad_enabled()
+
+
+def test_no_grad_decorating_a_generator_applies_while_it_runs():
+    # Before: the decorator entered and left no_grad when the generator object was made, so
+    # the body recorded the graph.
+    w = _leaf([1.0])
+
+    @cr.no_grad()
+    def gen():
+        for _ in range(2):
+            yield (w * 2).requires_grad
+
+    it = gen()
+    assert next(it) is False
+    assert cr.is_grad_enabled() and (w * 2).requires_grad  # restored between steps
+    assert next(it) is False
+    assert list(it) == []
+    assert cr.is_grad_enabled()
+
+    @cr.enable_grad()
+    def gen2():
+        yield (w * 2).requires_grad
+
+    with cr.no_grad():
+        assert list(gen2()) == [True]
+        assert not cr.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_plain_call_sets_the_mode():
+    # Before: cr.set_grad_enabled(False) without `with` did nothing (PyTorch sets the mode).
+    w = _leaf([1.0])
+    try:
+        cr.set_grad_enabled(False)
+        assert not cr.is_grad_enabled() and not (w * 2).requires_grad
+        cr.set_grad_enabled(True)
+        assert cr.is_grad_enabled() and (w * 2).requires_grad
+        with cr.set_grad_enabled(False):
+            assert not cr.is_grad_enabled()
+        assert cr.is_grad_enabled()
+
+        @cr.set_grad_enabled(False)
+        def f():
+            return (w * 2).requires_grad
+
+        assert cr.is_grad_enabled()  # decorating does not change the mode
+        assert f() is False and cr.is_grad_enabled()
+    finally:
+        cr.set_grad_enabled(True)
+
+
+# -- Tensor API ---------------------------------------------------------------------------------
+
+
+def test_iterating_a_tensor_gives_rows_and_a_0d_tensor_raises():
+    # Before: iterating a 0-d tensor silently gave an empty loop.
+    t = _leaf([[1.0, 2.0], [3.0, 4.0]])
+    rows = list(t)
+    assert len(rows) == 2 and all(isinstance(r, cr.Tensor) for r in rows)
+    np.testing.assert_array_equal(rows[1].data, [3.0, 4.0])
+    (g,) = cr.grad(sum(r.sum() * float(k + 1) for k, r in enumerate(t)), [t])
+    np.testing.assert_array_equal(g, [[1.0, 1.0], [2.0, 2.0]])
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(cr.tensor(1.0))
+    with pytest.raises(TypeError, match="len"):
+        len(cr.tensor(1.0))
+
+
+def test_truth_value_item_and_len_of_multi_element_tensors():
+    t = cr.tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t)
+    with pytest.raises(ValueError, match=r"one element, received shape \(2,\)"):
+        t.item()
+    assert bool(cr.tensor([0.5])) and len(t) == 2 and float(cr.tensor([[3.0]])) == 3.0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [1 + 2j, np.complex64(1j), np.array([1j, 2j]), [1j, 2.0]],
+    ids=["py-complex", "np-complex-scalar", "complex-array", "complex-list"],
+)
+def test_complex_operands_raise_type_error(bad):
+    # Before: a Python complex scalar passed straight through: x + 1j gave a complex64 tensor
+    # that still recorded the graph.
+    x = _leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match="complex"):
+        x + bad  # noqa: B018
+    with pytest.raises(TypeError, match="numeric"):
+        cr.tensor(bad)
+
+
+@pytest.mark.parametrize("bad", ["abc", None, np.array([1, None], dtype=object), [[1.0], [2.0, 3.0]]])
+def test_non_numeric_tensor_data_raises(bad):
+    with pytest.raises((TypeError, ValueError)):
+        cr.tensor(bad)
+
+
+def test_requires_grad_only_on_float_data():
+    with pytest.raises(TypeError, match="only float tensors can require grad"):
+        cr.tensor([1, 2], requires_grad=True)
+    with pytest.raises(TypeError, match="only float tensors can require grad"):
+        cr.tensor([1, 2]).requires_grad_()
+    h = cr.tensor(np.array([1.0, 2.0], np.float16), requires_grad=True)
+    (g,) = cr.grad(cr.exp(h).sum(), [h])
+    assert g.dtype == np.float16
+    np.testing.assert_allclose(g, np.exp(np.array([1.0, 2.0], np.float16)), rtol=1e-3)
+
+
+def test_tensor_of_a_tensor_shares_data_and_drops_history():
+    x = _leaf([1.0, 2.0])
+    y = cr.tensor(x)
+    assert y.data is x.data and not y.requires_grad and y.is_leaf
+    d = x.detach()
+    d.data[0] = 5.0  # documented: detach shares data
+    assert x.data[0] == 5.0
+
+
+def test_numpy_promotion_rules_nep50():
+    x = _leaf([1.0, 2.0])
+    assert (x * 2).dtype == np.float32 and (x * 2.5).dtype == np.float32  # Python numbers: weak
+    assert (x * np.float32(2)).dtype == np.float32
+    assert (x * np.float64(2)).dtype == np.float64  # NumPy scalars are strongly typed (NEP 50)
+    assert (x + np.array([1.0, 2.0])).dtype == np.float64
+    assert (np.array([1.0, 2.0]) + x).dtype == np.float64  # reflected operators keep the graph
+    # the gradient still comes back in the leaf's dtype
+    (g,) = cr.grad((np.float64(3.0) * x).sum(), [x])
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, [3.0, 3.0])
+    u8 = cr.tensor(np.array([250, 5], np.uint8))
+    assert (u8 + 10).dtype == np.uint8  # wraps, as NumPy and torch
+    assert (u8 / 255).dtype == np.float64
+
+
+def test_numpy_ufunc_on_a_tensor_that_requires_grad_raises():
+    # Before: np.exp(x) silently returned an ndarray, cutting x out of the graph; wrapping it
+    # again (cr.tensor(np.exp(x))) gave zero gradients with no error.
+    x = _leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"np\.exp.*chainrule\.exp"):
+        np.exp(x)
+    with pytest.raises(TypeError, match=r"np\.maximum"):
+        np.maximum(x, 0)
+    # no graph to lose: NumPy semantics, an ndarray back
+    out = np.exp(x.detach())
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, np.exp(np.array([1.0, 2.0], np.float32)))
+    with cr.no_grad():
+        assert isinstance(np.sqrt(x), np.ndarray)
+    assert isinstance(np.asarray(x), np.ndarray)  # explicit conversion stays allowed
+    # NumPy operators with a Tensor on the right still dispatch to chainrule's ops
+    y = np.array([2.0, 3.0], np.float32) * x + np.float32(1.0)
+    assert isinstance(y, cr.Tensor) and y.requires_grad
+    np.testing.assert_array_equal(cr.grad(y.sum(), [x])[0], [2.0, 3.0])
+    assert isinstance(np.array([1.0]) < x, cr.Tensor)
