@@ -145,3 +145,45 @@ def test_class_weight_and_sample_weight_multiply():
         m.compile(optimizer=ck.optimizers.SGD(0.1), loss="mse")
         hs.append(m.fit(X, yb, epochs=2, batch_size=5, verbose=0, shuffle=False, **kw).history)
     np.testing.assert_allclose(hs[0]["loss"], hs[1]["loss"], rtol=1e-6)
+
+
+# -- steps with array data -----------------------------------------------------------------------
+XS, YS = X[:4], Y[:4]
+
+
+@pytest.mark.parametrize("kw", [
+    {"steps_per_epoch": 2, "epochs": 3},  # batch_size defaults to ceil(n / steps) = 2
+    {"steps_per_epoch": 3, "batch_size": 1, "epochs": 3},  # the pass continues across epochs
+    {"steps_per_epoch": 3, "batch_size": 2, "epochs": 2},  # runs out: epochs end early
+    {"steps_per_epoch": 1, "batch_size": 3, "epochs": 3, "validation_data": (XS, YS)},
+])
+def test_regression_steps_per_epoch_with_arrays_as_keras(kw):
+    # Before: steps_per_epoch was ignored for arrays (every epoch was a full pass of 32).
+    (ours, h1), (ref, h2) = _fit_both(x=XS, y=YS, **kw)
+    _assert_same_history(h1, h2)
+    _assert_same_weights(ours, ref)
+    assert int(ours.optimizer.iterations) == int(_np(ref.optimizer.iterations))
+
+
+def test_regression_steps_per_epoch_params_and_warning():
+    m = _pair()[0]
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.warns(UserWarning, match="ran out of data"):
+        h = m.fit(XS, YS, steps_per_epoch=3, batch_size=2, epochs=1, verbose=0)
+    assert h.params["steps"] == 3
+    assert int(m.optimizer.iterations) == 2
+
+
+@pytest.mark.parametrize("kw", [{"steps": 1}, {"steps": 2}, {"steps": 1, "batch_size": 1},
+                                {"steps": 3, "batch_size": 1}, {"steps": 9, "batch_size": 1}])
+def test_regression_evaluate_and_predict_steps_with_arrays_as_keras(kw):
+    ours, ref = _pair()
+    for K, m in ((ck, ours), (tk, ref)):
+        m.compile(optimizer=K.optimizers.SGD(0.1), loss="mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(ours.evaluate(XS, YS, verbose=0, **kw),
+                                   ref.evaluate(XS, YS, verbose=0, **kw), rtol=1e-6)
+        p_ours, p_ref = ours.predict(XS, verbose=0, **kw), ref.predict(XS, verbose=0, **kw)
+    assert p_ours.shape == p_ref.shape
+    np.testing.assert_allclose(p_ours, p_ref, rtol=1e-6, atol=1e-7)

@@ -8,12 +8,13 @@ cast to the model's float type per batch; a small float64 array is cast once up 
 from __future__ import annotations
 
 import math
+import warnings
 
 from ...autodiff.tensor import Tensor
 from ...backend import np, rng
 
-__all__ = ["standardize", "num_samples", "ArrayBatches", "tree_map", "tree_flatten", "split",
-           "is_generator_like", "unpack"]  # fmt: skip
+__all__ = ["standardize", "num_samples", "ArrayBatches", "StepBatches", "tree_map",
+           "tree_flatten", "split", "is_generator_like", "unpack"]  # fmt: skip
 
 _CAST_UPFRONT_BYTES = 64 * 2**20
 
@@ -166,6 +167,44 @@ class ArrayBatches:
                     rng().shuffle(idx)
                 yield _pack(_take(self.x, idx, fx), _take(self.y, idx, fx),
                             _take(self.sample_weight, idx, fx))  # fmt: skip
+
+
+class StepBatches:
+    """``steps`` batches per epoch from finite batches, as Keras's ``EpochIterator`` with
+    ``steps_per_epoch``: one pass over the data continues across epochs; when it runs out
+    within an epoch, that epoch ends early with a warning and the next starts a fresh
+    (reshuffled) pass. ``evaluate``/``predict`` make a new one per call, so ``steps`` there
+    takes the first ``steps`` batches.
+
+    Args:
+        batches: an ``ArrayBatches`` (``steps`` attribute: batches per pass).
+        steps: batches per epoch, a positive int.
+    """
+
+    def __init__(self, batches, steps):
+        self.batches = batches
+        self.steps = steps
+        self._it = None
+        self._seen = 0
+
+    def __iter__(self):
+        per_pass = self.batches.steps
+        if self._it is None:
+            self._it, self._seen = iter(self.batches), 0
+        for _ in range(self.steps):
+            if self._seen >= per_pass:
+                warnings.warn(
+                    "Your input ran out of data; interrupting training. Make sure that your "
+                    "dataset or generator can generate at least `steps_per_epoch * epochs` "
+                    f"batches: it has {per_pass} batches, and {self.steps} steps were asked "
+                    "for in this epoch.",
+                    stacklevel=2,
+                )
+                break
+            self._seen += 1
+            yield next(self._it)
+        if self._seen >= per_pass:
+            self._it = None
 
 
 def _pack(x, y, sample_weight):

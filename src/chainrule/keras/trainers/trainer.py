@@ -44,6 +44,15 @@ def _class_weight_to_sample_weight(y, class_weight):
     return weights
 
 
+def _batch_size_arg(batch_size, steps):
+    """The validated ``batch_size``: 32 by default, or None when only ``steps`` is given,
+    meaning ``ceil(num_samples / steps)`` once the data's size is known (as Keras's array
+    adapter)."""
+    if batch_size is None:
+        return None if steps is not None else 32
+    return _check_int("batch_size", batch_size, 1)
+
+
 def _verbose(verbose):
     if verbose == "auto":
         return 1
@@ -223,8 +232,11 @@ class Trainer:
         x = self._standardize_x(x)
         y = da.standardize(y, self.dtype)
         sample_weight = da.standardize(sample_weight, self.dtype)
+        if batch_size is None:
+            n = da.num_samples(("x", x), ("y", y), ("sample_weight", sample_weight))
+            batch_size = math.ceil(n / steps)
         b = ArrayBatchesChecked(x, y, sample_weight, batch_size, shuffle, self.dtype)
-        return b
+        return b if steps is None else da.StepBatches(b, steps)
 
     def _standardize_x(self, x):
         if x is None:
@@ -255,7 +267,9 @@ class Trainer:
         from ..callbacks import CallbackList  # noqa: PLC0415
 
         self._assert_compiled("fit")
-        batch_size = 32 if batch_size is None else _check_int("batch_size", batch_size, 1)
+        if steps_per_epoch is not None:
+            steps_per_epoch = _check_int("steps_per_epoch", steps_per_epoch, 1)
+        batch_size = _batch_size_arg(batch_size, steps_per_epoch)
         epochs = _check_int("epochs", epochs, 0)
         verbose = _verbose(verbose)
         if not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
@@ -320,7 +334,8 @@ class Trainer:
         """Build the model on the first batch's shape (before callbacks see it)."""
         if self.built:
             return
-        for data in batches:
+        # the data itself, not a StepBatches view whose pass continues across epochs
+        for data in getattr(batches, "batches", batches):
             x, _, _ = da.unpack(data)
             with no_grad():
                 self(x, training=False)
@@ -338,7 +353,8 @@ class Trainer:
         from ..callbacks import CallbackList  # noqa: PLC0415
 
         self._assert_compiled("evaluate")
-        batch_size = 32 if batch_size is None else _check_int("batch_size", batch_size, 1)
+        steps = None if steps is None else _check_int("steps", steps, 1)
+        batch_size = _batch_size_arg(batch_size, steps)
         verbose = _verbose(verbose)
         batches = self._make_batches(x, y, sample_weight, batch_size, False, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
@@ -365,7 +381,8 @@ class Trainer:
         (a list or dict of them for several outputs)."""
         from ..callbacks import CallbackList  # noqa: PLC0415
 
-        batch_size = 32 if batch_size is None else _check_int("batch_size", batch_size, 1)
+        steps = None if steps is None else _check_int("steps", steps, 1)
+        batch_size = _batch_size_arg(batch_size, steps)
         verbose = _verbose(verbose)
         if callbacks is None and verbose == 0 and steps is None and not da.is_generator_like(x):
             xs = self._standardize_x(x)
