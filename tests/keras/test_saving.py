@@ -52,13 +52,24 @@ def _functional(k):
     return k.Model([a, b], k.layers.Add()([inner(x), k.layers.Dense(2)(x)]))
 
 
-MODELS = {"dense": (_dense, (5,)), "conv": (_conv, (6, 6, 2)), "functional": (_functional, (6, 3))}
+def _recurrent(k):
+    return k.Sequential([k.Input((6,), dtype="int32"), k.layers.Embedding(10, 4),
+                         k.layers.LSTM(5, return_sequences=True), k.layers.GRU(3),
+                         k.layers.BatchNormalization(), k.layers.LayerNormalization(),
+                         k.layers.Dense(2)])  # fmt: skip
+
+
+MODELS = {"dense": (_dense, (5,)), "conv": (_conv, (6, 6, 2)), "functional": (_functional, (6, 3)),
+          "recurrent": (_recurrent, (6,))}  # fmt: skip
 CASES = [("dense", o, kw) for o, kw in OPTIMIZERS] + [
     ("conv", "Adam", {}), ("conv", "RMSprop", {}), ("functional", "Adam", {}),
-    ("functional", "SGD", {"momentum": 0.5, "nesterov": True})]  # fmt: skip
+    ("functional", "SGD", {"momentum": 0.5, "nesterov": True}), ("recurrent", "Adam", {}),
+    ("recurrent", "Nadam", {})]  # fmt: skip
 
 
 def _x(kind, x):
+    if kind == "recurrent":  # token ids for the Embedding
+        return (np.abs(x) * 3).astype("int32") % 10
     return [x, x[:, ::-1] * 0.5] if kind == "functional" else x
 
 
@@ -105,12 +116,14 @@ def test_chainrule_file_loads_in_keras(tmp_path, kind, opt, kw):
     assert ref.get_config()["name"] == ours.name
 
 
-def test_h5_layout_matches_keras_layout(tmp_path):
-    x, y = _data((6, 3))
-    ref, ours = _functional(tk), _functional(ck)
+@pytest.mark.parametrize("kind", ["functional", "recurrent"])
+def test_h5_layout_matches_keras_layout(tmp_path, kind):
+    build, shape = MODELS[kind]
+    x, y = _data(shape)
+    ref, ours = build(tk), build(ck)
     for m in (ref, ours):
         m.compile("adam", "mse")
-        m.fit(_x("functional", x), y, epochs=1, verbose=0)
+        m.fit(_x(kind, x), y, epochs=1, verbose=0)
     ref.save_weights(tmp_path / "k.weights.h5")
     ours.save_weights(tmp_path / "c.weights.h5")
 
