@@ -101,17 +101,26 @@ defvjp(min, _extreme_vjp)
 
 @primitive(nargs=1)
 def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``. The gradient is exact with zeros present (no division by 0)."""
+    """Product over ``axis``. The gradient is the product of the other elements, computed
+    without division, so it is exact with zeros, infinities and NaNs present."""
     return np.prod(x, axis=axis, keepdims=keepdims)
 
 
 def _prod_vjp(g, out, x, axis=None, keepdims=False):
-    zeros = x == 0
-    nz = np.sum(zeros, axis=axis, keepdims=True)
-    x_nz = np.where(zeros, 1, x)
-    p_nz = np.prod(x_nz, axis=axis, keepdims=True)
-    # one zero: only it gets the product of the others; two or more: everything gets 0
-    d = np.where(zeros, np.where(nz == 1, p_nz, 0), np.where(nz == 0, p_nz / x_nz, 0))
+    # NOTE: d/dx_i = (product before i) * (product after i) along the reduced elements, from
+    # two exclusive cumulative products (TensorFlow's method). Dividing out by x_i is wrong at
+    # zeros, and masking zeros turned a NaN or inf among the others into 0.
+    if x.size == 0 or x.ndim == 0:
+        return np.broadcast_to(_keep(g, x, axis, keepdims), x.shape).astype(g.dtype)
+    red = _axes(axis, x.ndim)
+    kept = [a for a in range(x.ndim) if a not in red]
+    perm = kept + list(red)
+    xt = np.transpose(x, perm)
+    flat = xt.reshape(xt.shape[: len(kept)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    d = np.transpose((before * after).reshape(xt.shape), np.argsort(perm))
     return d * _keep(g, x, axis, keepdims)
 
 
