@@ -251,12 +251,13 @@ def _dense_dkernel(g, out, x, kernel, bias):
     return x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
 
 
-defvjp(
-    dense,
-    lambda g, out, x, kernel, bias: g @ kernel.T,
-    _dense_dkernel,
-    lambda g, out, x, kernel, bias: g.reshape(-1, g.shape[-1]).sum(axis=0),
-)
+def _dense_dbias(g, out, x, kernel, bias):
+    if np.ndim(bias) == 1:
+        return g.reshape(-1, g.shape[-1]).sum(axis=0)
+    return g  # a (1, units), (batch, units) or 0-d bias: the engine sums g back to its shape
+
+
+defvjp(dense, lambda g, out, x, kernel, bias: g @ kernel.T, _dense_dkernel, _dense_dbias)
 
 
 # NOTE: fused for numerics: the gradient at logit 0 must be sigmoid(x) - z exactly (0.5 - z);
