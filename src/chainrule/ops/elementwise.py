@@ -1,7 +1,9 @@
 """Elementwise ops, each primitive beside its VJP.
 
 Subgradient conventions (documented, tested): abs'(0) = 0; maximum/minimum at a tie give half
-of the gradient to each input; clip passes the gradient where ``min <= x <= max``.
+of the gradient to each input, and with a NaN input neither gets a gradient (JAX's convention;
+PyTorch gives it to both); clip passes the gradient where ``min <= x <= max`` (so none when
+``min > max``, where the result is ``max`` everywhere, as NumPy and PyTorch).
 """
 
 from __future__ import annotations
@@ -66,17 +68,35 @@ defvjp(negative, lambda g, out, x: -g)
 
 @primitive
 def power(x, y):
-    """``x ** y``. d/dy uses ``log(x)`` where ``x > 0`` and 0 elsewhere (as PyTorch)."""
+    """``x ** y``. d/dx is ``y * x ** (y - 1)``, and 0 where ``y == 0`` (also at ``x == 0``).
+
+    d/dy is ``x ** y * log(x)`` where ``x > 0`` and 0 where ``x <= 0`` (TensorFlow's
+    convention: ``x ** y`` is not differentiable in ``y`` there; PyTorch gives NaN for
+    ``x < 0``). A NaN result (NaN input, or a negative base to a fractional power) gives NaN
+    gradients.
+    """
     return x**y
 
 
+def _power_dx(g, out, x, y):
+    if np.ndim(y) == 0 and y != 0:  # the common x ** 2: no mask needed
+        return g * y * x ** (y - 1)
+    # NOTE: x ** 0 is constant, so d/dx is 0; y * x ** (y - 1) would be 0 * inf = NaN at x = 0.
+    zero = y == 0
+    return g * np.where(zero, 0, y * x ** np.where(zero, 1, y - 1))
+
+
 def _power_dy(g, out, x, y):
-    # NOTE: log(x) is undefined for x <= 0; the y-gradient there is taken as 0.
-    safe = np.where(x > 0, x, 1)
-    return g * out * np.log(safe)
+    # NOTE: log(x) is undefined for x <= 0; the y-gradient there is taken as 0. Masking `out`
+    # too keeps 0 ** (negative) = inf from giving inf * 0 = NaN.
+    nonpos = x <= 0
+    d = np.where(nonpos, 0, out) * np.log(np.where(nonpos, 1, x))
+    if np.any(nonpos):  # a NaN result ((-2) ** 0.5) keeps a NaN gradient
+        d = np.where(nonpos & np.isnan(out), np.nan, d)
+    return g * d
 
 
-defvjp(power, lambda g, out, x, y: g * y * x ** (y - 1), _power_dy)
+defvjp(power, _power_dx, _power_dy)
 
 
 @primitive
@@ -215,7 +235,13 @@ defvjp(
 
 @primitive
 def where(condition, x, y):
-    """``x`` where ``condition`` is true, else ``y`` (all broadcast together)."""
+    """``x`` where ``condition`` is true, else ``y`` (all broadcast together).
+
+    The branch not taken gets gradient 0. NOTE: reverse mode still runs that branch's own
+    VJP with a 0 upstream gradient, and ``0 * inf`` or ``0 * nan`` is NaN: the gradient of
+    ``where(x > 0, sqrt(x), 0)`` is NaN at ``x < 0`` (as in PyTorch and JAX). Make the unused
+    branch safe instead: ``where(x > 0, sqrt(where(x > 0, x, 1)), 0)``.
+    """
     return np.where(condition, x, y)
 
 
