@@ -272,13 +272,25 @@ def _clip_vjp(g, out, x, x_min=None, x_max=None):
 defvjp(clip, _clip_vjp)
 
 
-@primitive(nargs=1)
-def astype(x, dtype):
-    """Cast to ``dtype``; the gradient is cast back to ``x``'s dtype."""
+def _cast(x, dtype):
     return x.astype(dtype)
 
 
-defvjp(astype, lambda g, out, x, dtype: g.astype(x.dtype))
+_astype_float = primitive(_cast, name="astype", nargs=1)
+defvjp(_astype_float, lambda g, out, x, dtype: g.astype(x.dtype))
+_astype_other = nondifferentiable(_cast, name="astype", nargs=1)
+
+
+def astype(x, dtype):
+    """Cast to ``dtype``; the gradient is cast back to ``x``'s dtype.
+
+    A cast to a non-float dtype (int, bool) gives a tensor that does not require grad, as in
+    PyTorch: its derivative is 0 almost everywhere, and passing the gradient straight through
+    would be silently wrong.
+    """
+    if np.dtype(dtype).kind == "f":
+        return _astype_float(x, dtype)
+    return _astype_other(x, dtype)
 
 
 def _nondiff(name, fn):
