@@ -251,7 +251,7 @@ def test_no_grad_nested_in_enable_grad_and_back_and_restored_after_an_exception(
         seen.append((w * 2).requires_grad)
     assert seen == [False, True, False, True, False]
     with pytest.raises(ZeroDivisionError), cr.no_grad():
-        1 / 0
+        _ = 1 / 0
     assert cr.is_grad_enabled()
 
 
@@ -344,7 +344,9 @@ def test_complex_operands_raise_type_error(bad):
         cr.tensor(bad)
 
 
-@pytest.mark.parametrize("bad", ["abc", None, np.array([1, None], dtype=object), [[1.0], [2.0, 3.0]]])
+@pytest.mark.parametrize(
+    "bad", ["abc", None, np.array([1, None], dtype=object), [[1.0], [2.0, 3.0]]]
+)
 def test_non_numeric_tensor_data_raises(bad):
     with pytest.raises((TypeError, ValueError)):
         cr.tensor(bad)
