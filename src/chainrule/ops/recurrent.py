@@ -19,10 +19,24 @@ carried over unchanged (Keras ``backend.rnn``).
 
 from __future__ import annotations
 
+import weakref
+
 from ..autodiff.primitive import defvjp, primitive
 from ..backend import np
 
 __all__ = ["simple_rnn_scan", "lstm_scan", "gru_scan"]
+
+
+_SAVED: dict = {}  # id(forward output) -> arrays the forward kept for the backward
+
+
+def _save(out, saved):
+    """Keep ``saved`` for the backward of the node whose output is ``out``, as long as ``out``
+    lives (the arrays are dropped with it)."""
+    key = id(out)
+    _SAVED[key] = saved
+    weakref.finalize(out, _SAVED.pop, key, None)
+    return out
 
 
 def _sigmoid(x):
@@ -129,64 +143,78 @@ def lstm_scan(zx, h0, c0, rkernel, mask=None):
     ``c_t = f c_{t-1} + i g``; ``h_t = o tanh(c_t)`` (Hochreiter & Schmidhuber 1997; Keras
     ``LSTMCell``).
     """
-    zt = _time_major(zx)
-    T, B, G = zt.shape
+    T, B, G = zx.shape[1], zx.shape[0], zx.shape[2]
     U = G // 4
-    m = _masks(mask, T, zx.dtype)
-    a, b = _gate_scale(U, zx.dtype)
-    out = np.empty((T, B, 2 * U), zx.dtype)
-    h = h0.astype(zx.dtype, copy=False)
-    c = c0.astype(zx.dtype, copy=False)
+    dt = zx.dtype
+    m = _masks(mask, T, dt)
+    a, b = _gate_scale(U, dt)
+    # NOTE: sigmoid(z) = 0.5 tanh(z/2) + 0.5, so one tanh over all four gates; the 1/2 is
+    # folded into the input projection and the recurrent kernel once, not per step.
+    za = np.multiply(np.swapaxes(zx, 0, 1), a, out=np.empty((T, B, G), dt))
+    ra = (rkernel * a).astype(dt, copy=False)
+    out = np.empty((T, B, 7 * U), dt)
+    h = np.array(h0, dtype=dt)
+    c = np.array(c0, dtype=dt)
+    z = np.empty((B, G), dt)
+    ig = np.empty((B, U), dt)
     for t in range(T):
-        z = zt[t] + h @ rkernel
-        gates = np.tanh(z * a) * a + b
-        cn = gates[:, U : 2 * U] * c + gates[:, :U] * gates[:, 2 * U : 3 * U]
-        hn = gates[:, 3 * U :] * np.tanh(cn)
+        np.matmul(h, ra, out=z)
+        z += za[t]
+        np.tanh(z, out=z)
+        z *= a
+        z += b
+        np.multiply(z[:, :U], z[:, 2 * U : 3 * U], out=ig)
+        cn = z[:, U : 2 * U] * c
+        cn += ig
+        tc = np.tanh(cn)
+        hn = z[:, 3 * U :] * tc
         if m is not None:
             cn = c + m[t] * (cn - c)
             hn = h + m[t] * (hn - h)
-        out[t, :, :U] = h = hn
-        out[t, :, U:] = c = cn
-    return np.swapaxes(out, 0, 1)
+        o = out[t]
+        o[:, :U] = h = hn
+        o[:, U : 2 * U] = c = cn
+        o[:, 2 * U : 3 * U] = tc
+        o[:, 3 * U :] = z
+    # [h, c | tanh(c), i, f, g, o]: the states are the result, the rest is saved for the VJP.
+    return _save(np.swapaxes(out[..., : 2 * U], 0, 1), out)
 
 
 def _lstm_grads(g, out, zx, h0, c0, rkernel, mask=None):
-    st = _time_major(out)
-    gt = _time_major(g)
-    T, B, U2 = st.shape
-    U = U2 // 2
-    hs, cs = st[..., :U], st[..., U:]
+    st = _SAVED[id(out)]
+    T, B, U7 = st.shape
+    U = U7 // 7
+    dt = zx.dtype
+    hs, cs, tc = st[..., :U], st[..., U : 2 * U], st[..., 2 * U : 3 * U]
+    i, f, gg, o = (st[..., (3 + k) * U : (4 + k) * U] for k in range(4))
     hp, cp = _previous(hs, h0), _previous(cs, c0)
-    a, b = _gate_scale(U, zx.dtype)
-    z = _time_major(zx) + hp @ rkernel  # every step's gates in one GEMM
-    gates = np.tanh(z * a) * a + b
-    i, f, gg, o = (gates[..., k * U : (k + 1) * U] for k in range(4))
-    cn = f * cp + i * gg  # the unmasked new cell (equals cs where not masked)
-    tc = np.tanh(cn)
-    m = _masks(mask, T, zx.dtype)
-    dsig = gates * (1 - gates)  # sigmoid'(z) for i, f, o
+    m = _masks(mask, T, dt)
     # dz = [dc * g i(1-i), dc * c_prev f(1-f), dc * i (1-g^2), dh * tanh(c) o(1-o)]
-    pc = np.concatenate(
-        [gg * dsig[..., :U], cp * dsig[..., U : 2 * U], i * (1 - gg * gg)], axis=-1
-    ).reshape(T, B, 3, U)
-    po = tc * dsig[..., 3 * U :]
+    pc = np.empty((T, B, 3, U), dt)
+    np.multiply(gg * i, 1 - i, out=pc[:, :, 0])
+    np.multiply(cp * f, 1 - f, out=pc[:, :, 1])
+    np.multiply(i, 1 - gg * gg, out=pc[:, :, 2])
+    po = tc * o * (1 - o)
     ac = o * (1 - tc * tc)
-    dz = np.empty((T, B, 4 * U), zx.dtype)
+    gh = np.swapaxes(g[..., :U], 0, 1)
+    gc = np.swapaxes(g[..., U : 2 * U], 0, 1)
+    dz = np.empty((T, B, 4 * U), dt)
     dzc = dz[..., : 3 * U].reshape(T, B, 3, U)
-    dh = np.zeros((B, U), zx.dtype)
-    dc = np.zeros((B, U), zx.dtype)
+    dh = np.zeros((B, U), dt)
+    dc = np.zeros((B, U), dt)
     rt = rkernel.T
     for t in range(T - 1, -1, -1):
-        dh = dh + gt[t, :, :U]
-        dc = dc + gt[t, :, U:]
+        dh += gh[t]
+        dc += gc[t]
         if m is not None:
             keep_h, keep_c = dh * (1 - m[t]), dc * (1 - m[t])
-            dh, dc = dh * m[t], dc * m[t]
-        dc = dc + dh * ac[t]
-        dzc[t] = pc[t] * dc[:, None, :]
-        dz[t, :, 3 * U :] = dh * po[t]
+            dh *= m[t]
+            dc *= m[t]
+        dc += dh * ac[t]
+        np.multiply(pc[t], dc[:, None, :], out=dzc[t])
+        np.multiply(dh, po[t], out=dz[t, :, 3 * U :])
         dh = dz[t] @ rt
-        dc = dc * f[t]
+        dc *= f[t]
         if m is not None:
             dh += keep_h
             dc += keep_c

@@ -10,7 +10,7 @@ from ... import ops
 from ...backend import np, rng
 from .core import _ser
 from .layer import Layer
-from .rnn.masking import attach_mask, get_mask
+from .rnn.masking import as_array, attach_mask, get_mask
 
 __all__ = ["MultiHeadAttention", "Attention"]
 
@@ -209,7 +209,7 @@ class MultiHeadAttention(Layer):
             m = np.tril(np.ones((t, s), dtype=bool))[None]
             auto = m if auto is None else auto & m
         if attention_mask is not None:
-            attention_mask = np.asarray(getattr(attention_mask, "data", attention_mask)) != 0
+            attention_mask = as_array(attention_mask) != 0
             auto = attention_mask if auto is None else attention_mask & auto
         return auto
 

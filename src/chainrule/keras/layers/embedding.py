@@ -6,7 +6,7 @@ from ...autodiff.primitive import defvjp, primitive
 from ...backend import np
 from .core import _ser
 from .layer import Layer
-from .rnn.masking import attach_mask
+from .rnn.masking import as_array, attach_mask
 
 __all__ = ["Embedding"]
 
@@ -94,7 +94,7 @@ class Embedding(Layer):
         self.built = True
 
     def _indices(self, inputs):
-        idx = np.asarray(getattr(inputs, "data", inputs))
+        idx = as_array(inputs)
         if idx.dtype.kind == "f":
             idx = idx.astype(np.int64)  # Keras casts to int (truncation)
         elif idx.dtype.kind not in "iu":
@@ -117,7 +117,7 @@ class Embedding(Layer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        return np.asarray(getattr(inputs, "data", inputs)) != 0
+        return as_array(inputs) != 0
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape), self.output_dim)

@@ -9,6 +9,7 @@ from ...backend import np
 from .core import _ser
 from .input_spec import InputSpec
 from .layer import Layer
+from .rnn.masking import as_array
 
 __all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
 
@@ -174,8 +175,7 @@ class BatchNormalization(_AffineNorm):
                 f"received mask shape {np.shape(mask)} and inputs shape {tuple(inputs.shape)}"
             )
         if training and self.trainable:
-            mean, var = _moments(inputs, self._reduce, None if mask is None else np.asarray(
-                getattr(mask, "data", mask)))  # fmt: skip
+            mean, var = _moments(inputs, self._reduce, None if mask is None else as_array(mask))
             keep = np.asarray(self.momentum, self.moving_mean.dtype)
             self.moving_mean.data[...] = self.moving_mean.data * keep + mean.data.reshape(-1) * (
                 1 - keep)  # fmt: skip

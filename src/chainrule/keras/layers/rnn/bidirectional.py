@@ -146,7 +146,7 @@ class Bidirectional(Layer):
         if self.merge_mode == "concat":
             out = (*out[:-1], out[-1] * 2)
         elif self.merge_mode is None:
-            out = [out, out]
+            out = (out, out)
         if self.return_state:
             head = tuple(out) if self.merge_mode is None else (out,)
             return head + states + states

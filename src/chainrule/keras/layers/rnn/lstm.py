@@ -77,7 +77,7 @@ class LSTMCell(RNNCellBase):
         u = self.units
         packed = ops.lstm_scan(zx, states[0], states[1], self.recurrent_kernel, mask)
         last = packed[:, -1]
-        return packed[:, :, :u], [last[:, :u], last[:, u:]]
+        return packed[:, :, :u], [last[:, :u], last[:, u : 2 * u]]
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

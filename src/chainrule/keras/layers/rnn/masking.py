@@ -18,7 +18,12 @@ from ....autodiff.tensor import Tensor
 from ....backend import np
 from ..layer import Layer
 
-__all__ = ["MaskedTensor", "attach_mask", "get_mask", "Masking"]
+__all__ = ["MaskedTensor", "attach_mask", "get_mask", "as_array", "Masking"]
+
+
+def as_array(x):
+    """The array behind a Tensor, or ``np.asarray(x)``."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 class MaskedTensor(Tensor):
@@ -36,7 +41,7 @@ def attach_mask(t, mask):
         t = Tensor._wrap(np.asarray(t))
     out = object.__new__(MaskedTensor)
     out.data, out.grad, out.requires_grad, out._node = t.data, None, t.requires_grad, t._node
-    out._keras_mask = np.asarray(getattr(mask, "data", mask), dtype=bool)
+    out._keras_mask = as_array(mask).astype(bool, copy=False)
     return out
 
 
@@ -44,7 +49,7 @@ def get_mask(x, mask=None):
     """The explicit ``mask`` as a boolean array if given, else the mask ``x`` carries, else
     None."""
     if mask is not None:
-        return np.asarray(getattr(mask, "data", mask), dtype=bool)
+        return as_array(mask).astype(bool, copy=False)
     return getattr(x, "_keras_mask", None)
 
 
@@ -66,13 +71,13 @@ class Masking(Layer):
         self.supports_masking = True
 
     def call(self, inputs):
-        data = getattr(inputs, "data", inputs)
+        data = as_array(inputs)
         keep = np.any(data != self.mask_value, axis=-1)
         out = ops.where(keep[..., None], inputs, np.zeros((), dtype=data.dtype))
         return attach_mask(out, keep)
 
     def compute_mask(self, inputs, mask=None):
-        return np.any(getattr(inputs, "data", inputs) != self.mask_value, axis=-1)
+        return np.any(as_array(inputs) != self.mask_value, axis=-1)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -18,7 +18,7 @@ from .... import ops
 from ....backend import np, rng
 from ..input_spec import InputSpec
 from ..layer import Layer
-from .masking import get_mask
+from .masking import attach_mask, get_mask
 
 __all__ = ["RNN", "RNNCellBase"]
 
@@ -240,7 +240,7 @@ class RNN(Layer):
         return states
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
-        mask = get_mask(sequences, mask)
+        mask = in_mask = get_mask(sequences, mask)
         batch, steps = sequences.shape[0], sequences.shape[1]
         if mask is not None and tuple(mask.shape) != (batch, steps):
             raise ValueError(
@@ -261,7 +261,10 @@ class RNN(Layer):
             # unmasked step), or zeros with zero_output_for_mask.
             use = mask if self.zero_output_for_mask else np.logical_or.accumulate(mask, axis=1)
             outputs = ops.where(use[..., None], outputs, np.zeros((), outputs.dtype))
-        output = outputs if self.return_sequences else ops.getitem(outputs, (slice(None), -1))
+        if self.return_sequences:  # the mask goes on to the next layer (Keras compute_mask)
+            output = attach_mask(outputs, in_mask)
+        else:
+            output = ops.getitem(outputs, (slice(None), -1))
         if self.return_state:
             return (output, *states)
         return output
@@ -291,6 +294,8 @@ class RNN(Layer):
             if mask is not None:
                 m = mask[:, t, None]
                 new = [ops.where(m, n, s) for n, s in zip(new, states)]
+                prev = outs[-1] if outs else np.zeros((), out.dtype)
+                out = ops.where(m, out, prev)
             outs.append(out)
             states = new
         return ops.stack(outs, axis=1), states
