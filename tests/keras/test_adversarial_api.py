@@ -187,3 +187,27 @@ def test_regression_evaluate_and_predict_steps_with_arrays_as_keras(kw):
         p_ours, p_ref = ours.predict(XS, verbose=0, **kw), ref.predict(XS, verbose=0, **kw)
     assert p_ours.shape == p_ref.shape
     np.testing.assert_allclose(p_ours, p_ref, rtol=1e-6, atol=1e-7)
+
+
+# -- optimizer state idioms from Keras code --------------------------------------------------------
+def test_regression_optimizer_learning_rate_and_iterations_variable_idioms():
+    # Keras 3 code reads and sets these as Variables: .numpy(), .assign(), .value.
+    ours, ref = _pair()
+    for K, m in ((ck, ours), (tk, ref)):
+        m.compile(optimizer=K.optimizers.Adam(0.01), loss="mse")
+        m.fit(XS, YS, batch_size=2, verbose=0, shuffle=False)
+        assert int(m.optimizer.iterations.numpy()) == 2
+        np.testing.assert_allclose(m.optimizer.learning_rate.numpy(), np.float32(0.01))
+        m.optimizer.learning_rate.assign(0.05)
+        np.testing.assert_allclose(float(np.asarray(m.optimizer.learning_rate)), np.float32(0.05))
+        m.fit(XS, YS, batch_size=2, verbose=0, shuffle=False)
+    _assert_same_weights(ours, ref)
+    lr = ours.optimizer.learning_rate
+    assert lr.dtype == np.float32 and lr * 2 == np.float32(0.1)
+    assert int(ours.optimizer.iterations) == 4 and f"{lr}" == "0.05"
+
+
+def test_optimizer_learning_rate_assign_on_a_schedule_raises():
+    opt = ck.optimizers.SGD(ck.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
+    with pytest.raises(TypeError, match="not settable"):
+        opt.learning_rate.assign(0.3)

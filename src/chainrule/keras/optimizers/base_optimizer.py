@@ -23,6 +23,44 @@ from ._state import OptimizerStateMixin
 __all__ = ["Optimizer", "BaseOptimizer"]
 
 
+class _IterationCount(int):
+    """``optimizer.iterations``: a Python int that also answers the Variable calls Keras
+    code makes on it (``.numpy()``, ``.value``)."""
+
+    def numpy(self):
+        return np.int64(self)
+
+    @property
+    def value(self):
+        return int(self)
+
+
+class _LearningRateValue(np.float32):
+    """``optimizer.learning_rate``: a float32 number that also answers the Variable calls
+    Keras code makes on it (``.numpy()``, ``.value``, ``.assign(new_lr)``, which sets the
+    optimizer's learning rate)."""
+
+    def numpy(self):
+        return np.float32(self)
+
+    @property
+    def value(self):
+        return np.float32(self)
+
+    def assign(self, value):
+        self._optimizer.learning_rate = value
+        return self._optimizer.learning_rate
+
+    def __repr__(self):
+        return repr(np.float32(self))
+
+    def __str__(self):
+        return str(np.float32(self))
+
+    def __format__(self, spec):
+        return format(np.float32(self), spec)
+
+
 def _as_lr(value) -> np.float32:
     if isinstance(value, Tensor):
         value = value.data
@@ -156,8 +194,8 @@ class Optimizer(OptimizerStateMixin):
     def iterations(self) -> int:
         """The number of updates applied (Python int; divided by the accumulation steps)."""
         if self.gradient_accumulation_steps:
-            return self._iterations // self.gradient_accumulation_steps
-        return self._iterations
+            return _IterationCount(self._iterations // self.gradient_accumulation_steps)
+        return _IterationCount(self._iterations)
 
     @iterations.setter
     def iterations(self, value: int) -> None:
@@ -166,8 +204,11 @@ class Optimizer(OptimizerStateMixin):
 
     @property
     def learning_rate(self) -> np.float32:
-        """The current learning rate as a float32 number (a schedule is read at ``iterations``)."""
-        return self._get_current_learning_rate()
+        """The current learning rate as a float32 number (a schedule is read at ``iterations``);
+        ``.numpy()`` and ``.assign(value)`` work on it as on Keras's learning-rate Variable."""
+        lr = _LearningRateValue(self._get_current_learning_rate())
+        lr._optimizer = self
+        return lr
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
