@@ -219,7 +219,13 @@ def _builtin_objects():
             "CosineDecayRestarts": (0.1, 10), "MeanMetricWrapper": None, "Lambda": None,
             "InputLayer": None, "Layer": None, "Loss": None, "Metric": None,
             "LossFunctionWrapper": None, "Reduce": None, "Sequential": None, "Functional": None,
-            "Model": None, "Optimizer": None, "Regularizer": None, "Constraint": None,
+            "Model": None, "Optimizer": None, "AveragePooling1D": (2,), "AveragePooling2D": (2,),
+            "AveragePooling3D": (2,), "Embedding": (10, 4), "GRU": (3,), "GRUCell": (3,),
+            "LSTM": (3,), "LSTMCell": (3,), "SimpleRNN": (3,), "SimpleRNNCell": (3,),
+            "GaussianDropout": (0.1,), "GaussianNoise": (0.1,), "SpatialDropout1D": (0.1,),
+            "SpatialDropout2D": (0.1,), "SpatialDropout3D": (0.1,), "MultiHeadAttention": (2, 4),
+            "Bidirectional": "LSTM", "TimeDistributed": "Dense", "RNN": "LSTMCell",
+            "Regularizer": None, "Constraint": None,
             "Initializer": None, "Input": None, "LearningRateSchedule": None}  # fmt: skip
     for category, table in builtin_tables().items():
         if category == "models":
@@ -227,6 +233,9 @@ def _builtin_objects():
         for name, cls in sorted(table.items()):
             if name in args and args[name] is None:
                 continue
+            wrapped = args.get(name)
+            if isinstance(wrapped, str):  # a wrapper layer: give it a wrapped layer
+                args[name] = (table[wrapped](3),)
             try:
                 obj = cls(*args.get(name, ()))
             except TypeError:

@@ -215,9 +215,23 @@ def construct(cls, inner: dict, custom_objects: dict | None = None):
                         f"{cls.__name__} config has {key}={inner[key]!r}, which chainrule does "
                         "not support; refusing to build a layer that would compute differently"
                     )
+        if issubclass(cls, Layer):
+            inner = {k: _nested_layers(v, custom_objects) for k, v in inner.items()}
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(inner, custom_objects=custom_objects)
     return cls.from_config(inner)
+
+
+def _nested_layers(value, custom_objects):
+    """Wrapped layers inside a built-in layer's config (``Bidirectional.layer``,
+    ``RNN.cell``, ``TimeDistributed.layer``), deserialised as Keras's wrappers do in their
+    ``from_config``; other nested objects are left to the layer's own ``get`` calls."""
+    if isinstance(value, list):
+        return [_nested_layers(v, custom_objects) for v in value]
+    if isinstance(value, dict) and "class_name" in value and _category(
+            value.get("module")) in ("layers", "models"):  # fmt: skip
+        return deserialize_keras_object(value, custom_objects=custom_objects)
+    return value
 
 
 def _sanitize_nested(value):
