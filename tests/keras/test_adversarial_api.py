@@ -204,7 +204,7 @@ def test_regression_optimizer_learning_rate_and_iterations_variable_idioms():
     _assert_same_weights(ours, ref)
     lr = ours.optimizer.learning_rate
     assert lr.dtype == np.float32 and lr * 2 == np.float32(0.1)
-    assert int(ours.optimizer.iterations) == 4 and f"{lr}" == "0.05"
+    assert int(ours.optimizer.iterations) == 4 and str(lr) == "0.05"
 
 
 def test_optimizer_learning_rate_assign_on_a_schedule_raises():

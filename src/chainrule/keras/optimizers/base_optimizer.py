@@ -57,9 +57,6 @@ class _LearningRateValue(np.float32):
     def __str__(self):
         return str(np.float32(self))
 
-    def __format__(self, spec):
-        return format(np.float32(self), spec)
-
 
 def _as_lr(value) -> np.float32:
     if isinstance(value, Tensor):
