@@ -76,6 +76,7 @@ def symbolic_call(layer, args, kwargs):
     """Record ``layer(*args, **kwargs)`` on KerasTensors and return output KerasTensors."""
     kwargs = dict(kwargs)
     kwargs.pop("training", None)
+    was_built = layer.built
     outs = []
     for fill in (2, 3):
         concrete_args = _map(lambda v: _placeholder(v, fill) if isinstance(v, KerasTensor) else v,
@@ -109,6 +110,10 @@ def symbolic_call(layer, args, kwargs):
     for i, kt in enumerate(flat_out):
         kt._history = (node, i)
     layer._inbound_nodes.append(node)
+    if not was_built:  # record the symbolic shape (None batch), not the placeholder's
+        from .layer import shape_of  # noqa: PLC0415
+
+        layer._build_input_shape = shape_of(args[0])
     layer._output_shape = flat_out[0].shape if len(flat_out) == 1 else [t.shape for t in flat_out]
     return result
 
