@@ -408,3 +408,13 @@ def test_numpy_ufunc_on_a_tensor_that_requires_grad_raises():
     assert isinstance(y, cr.Tensor) and y.requires_grad
     np.testing.assert_array_equal(cr.grad(y.sum(), [x])[0], [2.0, 3.0])
     assert isinstance(np.array([1.0]) < x, cr.Tensor)
+
+
+def test_numpy_reductions_on_tensors_dispatch_to_our_ops():
+    import chainrule as cr
+
+    t = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    s = np.sum(t)
+    assert isinstance(s, cr.Tensor) and s.item() == 10.0
+    (g,) = cr.grad(np.mean(t, axis=0).sum(), [t])
+    np.testing.assert_allclose(g, np.full((2, 2), 0.5))

@@ -55,8 +55,25 @@ def _install_operators():
                  "squeeze", "swapaxes", "clip", "exp", "log", "sqrt", "tanh", "sigmoid", "relu",
                  "softmax", "log_softmax", "logsumexp", "norm", "expand_dims", "square",
                  "repeat", "abs", "sign", "sin", "cos", "take"):  # fmt: skip
-        fn = globals()[name]
-        setattr(T, name, (lambda f: lambda a, *args, **kw: f(a, *args, **kw))(fn))
+        setattr(T, name, _method(globals()[name]))
+
+
+def _method(fn):
+    """A Tensor method for ``fn``. NumPy's ``np.sum(t)`` and friends call ``t.sum(axis=...,
+    dtype=None, out=None)``: the unused NumPy-only arguments are accepted when None."""
+
+    def method(a, *args, **kw):
+        if kw.get("out", None) is not None:
+            raise TypeError(f"Tensor.{fn.__name__}() does not support out=")
+        if kw.get("dtype", None) is not None:
+            raise TypeError(f"Tensor.{fn.__name__}() does not support dtype=; use astype")
+        kw.pop("out", None)
+        kw.pop("dtype", None)
+        return fn(a, *args, **kw)
+
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
 
 
 _install_operators()
