@@ -153,8 +153,8 @@ def lstm_scan(zx, h0, c0, rkernel, mask=None):
     za = np.multiply(np.swapaxes(zx, 0, 1), a, out=np.empty((T, B, G), dt))
     ra = (rkernel * a).astype(dt, copy=False)
     out = np.empty((T, B, 7 * U), dt)
-    h = np.array(h0, dtype=dt)
-    c = np.array(c0, dtype=dt)
+    h = np.asarray(h0, dtype=dt)
+    c = np.asarray(c0, dtype=dt)
     z = np.empty((B, G), dt)
     ig = np.empty((B, U), dt)
     for t in range(T):
@@ -164,18 +164,22 @@ def lstm_scan(zx, h0, c0, rkernel, mask=None):
         z *= a
         z += b
         np.multiply(z[:, :U], z[:, 2 * U : 3 * U], out=ig)
-        cn = z[:, U : 2 * U] * c
-        cn += ig
-        tc = np.tanh(cn)
-        hn = z[:, 3 * U :] * tc
-        if m is not None:
-            cn = c + m[t] * (cn - c)
-            hn = h + m[t] * (hn - h)
         o = out[t]
-        o[:, :U] = h = hn
-        o[:, U : 2 * U] = c = cn
-        o[:, 2 * U : 3 * U] = tc
+        hn, cn, tc = o[:, :U], o[:, U : 2 * U], o[:, 2 * U : 3 * U]
+        # the step writes straight into its output slots (no temporaries, no copies)
+        np.multiply(z[:, U : 2 * U], c, out=cn)
+        cn += ig
+        np.tanh(cn, out=tc)
+        np.multiply(z[:, 3 * U :], tc, out=hn)
+        if m is not None:
+            cn -= c
+            cn *= m[t]
+            cn += c
+            hn -= h
+            hn *= m[t]
+            hn += h
         o[:, 3 * U :] = z
+        h, c = hn, cn
     # [h, c | tanh(c), i, f, g, o]: the states are the result, the rest is saved for the VJP.
     return _save(np.swapaxes(out[..., : 2 * U], 0, 1), out)
 
