@@ -124,6 +124,12 @@ class MultiHeadAttention(Layer):
     Raises:
         ValueError: non-positive num_heads/key_dim/value_dim; key and value shapes differing
             except in the last axis.
+
+    >>> import numpy as np
+    >>> from chainrule import keras
+    >>> mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    >>> mha(np.ones((1, 4, 5), "float32"), np.ones((1, 6, 5), "float32")).shape
+    (1, 4, 5)
     """
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,

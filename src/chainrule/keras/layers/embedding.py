@@ -62,6 +62,12 @@ class Embedding(Layer):
     Raises:
         ValueError: ``input_dim`` or ``output_dim`` not a positive integer; an index outside
             ``[0, input_dim)`` (naming the index and the range; never wrapped around).
+
+    >>> import numpy as np
+    >>> from chainrule import keras
+    >>> out = keras.layers.Embedding(10, 4, mask_zero=True)(np.array([[3, 1, 0]]))
+    >>> out.shape, out._keras_mask.tolist()
+    ((1, 3, 4), [[True, True, False]])
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",

@@ -127,6 +127,15 @@ class BatchNormalization(_AffineNorm):
         ValueError: ``axis`` out of range for the input, an unknown feature size, a bad
             epsilon or a mask of the wrong rank; NotImplementedError for ``renorm`` or
             ``synchronized``.
+
+    >>> import numpy as np
+    >>> from chainrule import keras
+    >>> bn = keras.layers.BatchNormalization(momentum=0.5)
+    >>> x = np.array([[0.0], [2.0]], "float32")
+    >>> bn(x, training=True).numpy().round(4).tolist()  # (x - 1) / sqrt(1 + 1e-3)
+    [[-0.9995], [0.9995]]
+    >>> bn.moving_mean.numpy().tolist(), bn.moving_variance.numpy().tolist()
+    ([0.5], [1.0])
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,

@@ -102,6 +102,11 @@ class LSTM(RNN):
     Raises:
         ValueError: non-positive ``units``; input not of rank 3
             ("expected ndim=3, found ndim=2. Full shape received: ...").
+
+    >>> import numpy as np
+    >>> from chainrule import keras
+    >>> keras.layers.LSTM(4, return_sequences=True)(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 4)
     """
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
