@@ -65,7 +65,7 @@ def _assert_same_weights(ours, ref):
         np.testing.assert_allclose(a, _np(b), rtol=1e-5, atol=1e-6)
 
 
-# -- weights order -----------------------------------------------------------------------------
+# -- weights order ---
 def _bn_model(K):
     return K.Sequential([K.Input((3,)), K.layers.Dense(4), K.layers.BatchNormalization(),
                          K.layers.Dense(4)])
@@ -97,7 +97,7 @@ def test_regression_freezing_a_layer_keeps_get_set_weights_order():
     assert [w.path for w in m.trainable_weights] == [w.path for w in m.layers[1].weights]
 
 
-# -- models --------------------------------------------------------------------------------
+# -- models ---
 @pytest.mark.parametrize("action", ["fit", "predict", "call", "build"])
 def test_regression_empty_sequential_raises_like_keras(action):
     # Before: predict returned its input unchanged and fit failed inside the loss.
@@ -119,7 +119,7 @@ def test_sequential_add_rejects_non_layers():
             ck.Sequential().add(bad)
 
 
-# -- class_weight / sample_weight ---------------------------------------------------------------
+# -- class_weight / sample_weight ---
 @pytest.mark.parametrize("targets", ["sparse", "sparse_float_n1", "onehot"])
 @pytest.mark.parametrize("class_weight", [{0: 1.0, 1: 3.0, 2: 0.5}, {1: 3.0}, {2: 0.0, 7: 9.0}])
 def test_regression_class_weight_missing_classes_weigh_one_as_keras(targets, class_weight):
@@ -147,7 +147,7 @@ def test_class_weight_and_sample_weight_multiply():
     np.testing.assert_allclose(hs[0]["loss"], hs[1]["loss"], rtol=1e-6)
 
 
-# -- steps with array data -----------------------------------------------------------------------
+# -- steps with array data ---
 XS, YS = X[:4], Y[:4]
 
 
@@ -189,7 +189,7 @@ def test_regression_evaluate_and_predict_steps_with_arrays_as_keras(kw):
     np.testing.assert_allclose(p_ours, p_ref, rtol=1e-6, atol=1e-7)
 
 
-# -- optimizer state idioms from Keras code --------------------------------------------------------
+# -- optimizer state idioms from Keras code ---
 def test_regression_optimizer_learning_rate_and_iterations_variable_idioms():
     # Keras 3 code reads and sets these as Variables: .numpy(), .assign(), .value.
     ours, ref = _pair()
@@ -211,3 +211,158 @@ def test_optimizer_learning_rate_assign_on_a_schedule_raises():
     opt = ck.optimizers.SGD(ck.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
     with pytest.raises(TypeError, match="not settable"):
         opt.learning_rate.assign(0.3)
+
+
+# -- data as users pass it: parity with Keras ---
+@pytest.mark.parametrize("name,x,y,kw", [
+    ("float16", X.astype("float16"), Y.astype("float16"), {}),
+    ("float64 x, int y", X.astype("float64"), np.rint(Y).astype("int64"), {}),
+    ("uint8", (np.abs(X) * 50).astype("uint8"), (Y > 0).astype("uint8"), {}),
+    ("bool", X > 0, Y > 0, {}),
+    ("y (N,)", X, Y[:, 0], {}),
+    ("x trailing axis 1", X[..., None], Y, {}),
+    ("single sample", X[:1], Y[:1], {}),
+    ("batch_size 1", X, Y, {"batch_size": 1}),
+    ("n % batch_size != 0", X, Y, {"batch_size": 5}),
+    ("batch_size > n", X, Y, {"batch_size": 100, "epochs": 2}),
+    ("sample_weight (N,1)", X, Y, {"sample_weight": np.linspace(0, 2, 16)[:, None]}),
+    ("zero sample weights", X, Y, {"sample_weight": np.zeros(16)}),
+    ("validation_data 3-tuple", X, Y,
+     {"validation_data": (X[:5], Y[:5], np.array([1.0, 0.0, 2.0, 0.5, 1.0]))}),
+    ("validation_split + shuffle", X, Y,
+     {"validation_split": 0.25, "shuffle": True, "batch_size": 16}),
+    ("initial_epoch", X, Y, {"epochs": 3, "initial_epoch": 2}),
+    ("epochs 0", X, Y, {"epochs": 0}),
+    ("NaN in y", X, np.where(np.arange(16)[:, None] == 3, np.nan, Y), {"epochs": 2}),
+])
+def test_fit_matches_keras_on_user_data(name, x, y, kw):
+    kw.setdefault("batch_size", 4)
+    (ours, h1), (ref, h2) = _fit_both(x=x, y=y, **kw)
+    _assert_same_history(h1, h2)
+    if "NaN" not in name:
+        _assert_same_weights(ours, ref)
+
+
+@pytest.mark.parametrize("loss,y", [
+    ("sparse_categorical_crossentropy", Y3.astype("float32")),  # labels as floats 0.0, 1.0, 2.0
+    ("sparse_categorical_crossentropy", Y3[:, None]),
+    ("categorical_crossentropy", np.eye(3, dtype="int64")[Y3]),
+])
+def test_label_encodings_match_keras(loss, y):
+    (ours, h1), (ref, h2) = _fit_both({"loss": loss, "metrics": ["accuracy"]}, units=(4, 3),
+                                      acts=("tanh", "softmax"), x=X, y=y, batch_size=4)
+    _assert_same_history(h1, h2)
+    _assert_same_weights(ours, ref)
+
+
+def test_lists_and_tensors_as_data_train_as_arrays():
+    # Keras 3 rejects nested lists ("Unrecognized data type"); we accept them as arrays.
+    hs = []
+    for x, y in ((X, Y), (X.tolist(), Y.tolist()), (ck.ops.convert_to_tensor(X), Y)):
+        m = _pair()[0]
+        m.compile(optimizer=ck.optimizers.SGD(0.1), loss="mse")
+        hs.append(m.fit(x, y, batch_size=4, verbose=0, shuffle=False).history["loss"])
+    np.testing.assert_array_equal(hs[1], hs[0])
+    np.testing.assert_array_equal(hs[2], hs[0])
+
+
+def test_dense_on_3d_input_applies_to_last_axis_as_keras():
+    ours = ck.Sequential([ck.Input((5, 3)), ck.layers.Dense(2)])
+    ref = tk.Sequential([tk.Input((5, 3)), tk.layers.Dense(2)])
+    ref.set_weights(ours.get_weights())
+    x = RS.normal(size=(2, 5, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-6,
+                               atol=1e-6)
+
+
+def test_predict_batch_size_one_keeps_order():
+    m = _pair()[0]
+    x = np.random.default_rng(3).normal(size=(1000, 3)).astype("float32")
+    np.testing.assert_allclose(m.predict(x, batch_size=1, verbose=0), m.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-7)
+
+
+# -- deliberate differences: a clear error where Keras accepts nonsense ---
+@pytest.mark.parametrize("kw,match", [
+    ({"verbose": 3}, "verbose must be 'auto', 0, 1 or 2, received verbose=3"),
+    ({"batch_size": 0}, "batch_size must be a positive integer, received batch_size=0"),
+    ({"steps_per_epoch": 0}, "steps_per_epoch must be a positive integer"),
+])
+def test_fit_rejects_values_keras_silently_accepts(kw, match):
+    m = _pair()[0]
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=match):
+        m.fit(X, Y, **kw)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: ck.layers.Dropout(1.0), r"rate must be a float in \[0, 1\), received rate=1.0"),
+    (lambda: ck.layers.Dropout(-0.1), "received rate=-0.1"),
+    (lambda: ck.layers.Dense(True), "units must be a positive integer, received units=True"),
+    (lambda: ck.layers.Dense(3.0), "received units=3.0"),
+    (lambda: ck.layers.Dense("3"), "received units='3'"),
+    (lambda: ck.optimizers.SGD(-0.1), "learning_rate"),
+])
+def test_constructors_reject_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_predict_on_empty_input_raises_clearly():
+    # Keras crashes with UnboundLocalError; we name the empty shape.
+    with pytest.raises(ValueError, match=r"x is empty: received an array of shape \(0, 3\)"):
+        _pair()[0].predict(np.zeros((0, 3), "float32"), verbose=0)
+
+
+# -- callbacks ---
+def test_stop_training_in_on_train_batch_end_as_keras():
+    iters = []
+    for K, m in zip((ck, tk), _pair(), strict=True):
+        class Stop(K.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if batch == 1:
+                    self.model.stop_training = True
+
+        m.compile(optimizer=K.optimizers.SGD(0.1), loss="mse")
+        m.fit(X, Y, batch_size=4, epochs=3, verbose=0, shuffle=False, callbacks=[Stop()])
+        iters.append(int(_np(m.optimizer.iterations)))
+    assert iters == [2, 2]
+
+
+def test_early_stopping_restores_first_epoch_weights_as_keras():
+    out = []
+    for K, m in zip((ck, tk), _pair(), strict=True):
+        m.compile(optimizer=K.optimizers.SGD(5.0), loss="mse")  # diverges: epoch 0 is best
+        cb = K.callbacks.EarlyStopping(monitor="loss", patience=2, restore_best_weights=True)
+        h = m.fit(X, Y, batch_size=16, epochs=10, verbose=0, shuffle=False, callbacks=[cb])
+        out.append((len(h.history["loss"]), cb.stopped_epoch, cb.best_epoch, m.get_weights()))
+    assert out[0][:3] == out[1][:3] == (3, 2, 0)
+    for a, b in zip(out[0][3], out[1][3], strict=True):
+        np.testing.assert_allclose(a, _np(b), rtol=1e-5)
+
+
+def test_callback_exception_propagates_unchanged():
+    class Boom(ck.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyError("boom")
+
+    m = _pair()[0]
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(KeyError, match="boom"):
+        m.fit(X, Y, verbose=0, callbacks=[Boom()])
+
+
+# -- determinism ---
+def test_set_random_seed_repeats_weights_and_history_with_dropout_and_shuffle():
+    def run(seed):
+        ck.utils.set_random_seed(seed)
+        m = ck.Sequential([ck.Input((3,)), ck.layers.Dense(8, activation="relu"),
+                           ck.layers.Dropout(0.5), ck.layers.Dense(1)])
+        m.compile(optimizer="adam", loss="mse")
+        h = m.fit(X, Y, epochs=3, batch_size=4, verbose=0, validation_split=0.25)
+        return m.get_weights(), h.history
+
+    (w1, h1), (w2, h2), (w3, _) = run(7), run(7), run(8)
+    assert h1 == h2
+    assert all(np.array_equal(a, b) for a, b in zip(w1, w2, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(w1, w3, strict=True))
