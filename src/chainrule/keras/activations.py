@@ -21,7 +21,7 @@ import types
 from .. import ops
 from ..autodiff.tensor import Tensor, as_array
 from ..backend import floatx, np
-from .initializers import serialize_object, unknown_identifier
+from ._serialization import get_object, lookup_table, serialize_object, unknown_identifier
 
 __all__ = [
     "relu", "leaky_relu", "relu6", "softmax", "log_softmax", "celu", "elu", "selu",
@@ -431,9 +431,7 @@ def deserialize(config, custom_objects: dict | None = None):
     Raises:
         ValueError: listing the valid names if the name is unknown.
     """
-    from .saving.object_registration import scoped_objects  # noqa: PLC0415
-
-    lookup = {**ALL_OBJECTS_DICT, **scoped_objects(), **(custom_objects or {})}
+    lookup = lookup_table(ALL_OBJECTS_DICT, custom_objects)
     name = config
     if isinstance(config, dict):
         name = config.get("config") if config.get("class_name") == "function" else None
@@ -454,8 +452,6 @@ def get(identifier):
     """
     if identifier is None:
         return linear
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise unknown_identifier("activation function", identifier, ALL_OBJECTS_DICT)
+    # A class is returned as it is (it is callable), not instantiated as in the other families.
+    return get_object(identifier, deserialize, "activation function", ALL_OBJECTS_DICT,
+                      instantiate_classes=False)  # fmt: skip

@@ -17,7 +17,7 @@ import numbers
 
 from ..autodiff.tensor import Tensor
 from ..backend import epsilon, np
-from .initializers import deserialize_object, serialize_object, unknown_identifier
+from ._serialization import deserialize_object, get_object, serialize_object
 
 __all__ = [
     "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm",
@@ -225,12 +225,4 @@ def get(identifier):
 
     Matches Keras 3 ``keras/src/constraints/__init__.py`` ``get``.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise unknown_identifier("constraint", identifier, ALL_OBJECTS_DICT)
+    return get_object(identifier, deserialize, "constraint", ALL_OBJECTS_DICT)

@@ -22,6 +22,7 @@ import numbers
 
 from .. import backend
 from ..backend import np
+from ._serialization import deserialize_object, get_object, serialize_object
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
@@ -78,55 +79,6 @@ def _check_number(value, name: str, positive: bool = False, non_negative: bool =
         kind = "a positive" if positive else "a non-negative" if non_negative else "a finite"
         raise ValueError(f"{name} must be {kind} number, received {name}={value!r}")
     return value
-
-
-# -- serialization helpers (also used by activations, regularizers and constraints) ---------
-
-
-def serialize_object(obj, module: str) -> dict:
-    """The Keras 3 config dict of ``obj``: ``{"module", "class_name", "config",
-    "registered_name"}`` (Keras ``saving/serialization_lib.serialize_keras_object``)."""
-    return {
-        "module": module,
-        "class_name": type(obj).__name__,
-        "config": obj.get_config(),
-        "registered_name": None,
-    }
-
-
-def unknown_identifier(kind: str, identifier, names) -> ValueError:
-    valid = ", ".join(sorted(names))
-    return ValueError(
-        f"Could not interpret {kind} identifier: {identifier!r}. Expected one of: {valid}"
-    )
-
-
-def deserialize_object(config, table: dict, kind: str, custom_objects=None):
-    """Build an object from a name or a config dict, looking ``class_name`` up in ``table``.
-
-    Raises:
-        ValueError: listing the valid names if the name is unknown or ``config`` is malformed.
-    """
-    from .saving.object_registration import scoped_objects  # noqa: PLC0415
-
-    lookup = {**table, **scoped_objects(), **(custom_objects or {})}
-    if isinstance(config, dict) and config.get("registered_name") in lookup:
-        config = {**config, "class_name": config["registered_name"]}
-    if isinstance(config, str):
-        name, kwargs = config, {}
-    elif isinstance(config, dict) and "class_name" in config:
-        name, kwargs = config["class_name"], config.get("config") or {}
-    else:
-        raise ValueError(
-            f"{kind} config must be a name or a dict with 'class_name' and 'config', "
-            f"received {config!r}"
-        )
-    cls = lookup.get(name)
-    if cls is None:
-        raise unknown_identifier(kind, name, table)
-    if hasattr(cls, "from_config"):
-        return cls.from_config(dict(kwargs))
-    return cls(**kwargs)
 
 
 # -- the initializers -----------------------------------------------------------------------
@@ -660,11 +612,8 @@ def get(identifier):
     Raises:
         ValueError: listing the valid names if the identifier cannot be interpreted.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, (np.ndarray, np.generic)):
+    # np.str_ is a str: it is a name, not an array.
+    if isinstance(identifier, (np.ndarray, np.generic)) and not isinstance(identifier, str):
         fixed = np.asarray(identifier)
 
         def initialize_fn(shape, dtype=None):
@@ -676,8 +625,4 @@ def get(identifier):
             return fixed.astype(_standardize_dtype(dtype))
 
         return initialize_fn
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise unknown_identifier("initializer", identifier, ALL_OBJECTS_DICT)
+    return get_object(identifier, deserialize, "initializer", ALL_OBJECTS_DICT)

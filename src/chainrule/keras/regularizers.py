@@ -20,7 +20,7 @@ import numbers
 from .. import ops
 from ..autodiff.tensor import Tensor, as_array
 from ..backend import epsilon, np
-from .initializers import deserialize_object, serialize_object, unknown_identifier
+from ._serialization import deserialize_object, get_object, serialize_object
 
 __all__ = [
     "Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
@@ -250,12 +250,4 @@ def get(identifier):
 
     Matches Keras 3 ``keras/src/regularizers/__init__.py`` ``get``.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise unknown_identifier("regularizer", identifier, ALL_OBJECTS_DICT)
+    return get_object(identifier, deserialize, "regularizer", ALL_OBJECTS_DICT)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...backend import np
+from .._serialization import serialize_object
 from . import accuracy_metrics as A
 from . import confusion as C
 from . import loss_functions as F
@@ -124,14 +125,7 @@ def serialize(metric) -> dict:
         TypeError: for anything else.
     """
     if isinstance(metric, Metric):
-        cls = type(metric)
-        builtin = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-        return {
-            "module": "keras.metrics" if builtin else cls.__module__,
-            "class_name": cls.__name__,
-            "config": metric.get_config(),
-            "registered_name": None if builtin else cls.__name__,
-        }
+        return serialize_object(metric, "keras.metrics", ALL_OBJECTS_DICT)
     if callable(metric) and hasattr(metric, "__name__"):
         return {
             "module": "builtins",

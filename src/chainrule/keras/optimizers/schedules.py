@@ -11,6 +11,7 @@ from typing import Any
 
 from ...autodiff.tensor import Tensor
 from ...backend import np
+from .._serialization import serialize_object
 
 __all__ = [
     "LearningRateSchedule",
@@ -467,14 +468,7 @@ def serialize(learning_rate_schedule: LearningRateSchedule) -> dict[str, Any]:
             "serialize expects a LearningRateSchedule, received "
             f"{type(learning_rate_schedule).__name__}"
         )
-    cls = type(learning_rate_schedule)
-    builtin = _BUILTIN.get(cls.__name__) is cls
-    return {
-        "module": "keras.optimizers.schedules" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": learning_rate_schedule.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    return serialize_object(learning_rate_schedule, "keras.optimizers.schedules", _BUILTIN)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
