@@ -1,18 +1,9 @@
-"""``keras.initializers``: the functions that give weights their first values.
+"""Random initializers: RandomNormal, TruncatedNormal, RandomUniform, VarianceScaling and its
+fixed forms (Glorot, He, LeCun), Orthogonal; and ``compute_fans``.
 
-An initializer is called as ``initializer(shape, dtype=None)`` and returns a NumPy array of that
-shape (dtype ``floatx()``, float32, by default). Names, arguments, defaults and formulas match
-Keras 3 ``keras/src/initializers/``.
-
-Random draws: with ``seed=None`` every call draws from ``chainrule.backend.rng()``, so
-``chainrule.set_random_seed`` makes a whole model reproducible and two calls give different
-values. With an integer ``seed`` every call uses a fresh generator seeded from it, so the same
-seed gives the same values on every call (as Keras's seeded initializers do).
-
->>> from chainrule.keras import initializers
->>> initializers.get("ones")((2, 2))
-array([[1., 1.],
-       [1., 1.]], dtype=float32)
+Random draws: with ``seed=None`` every call draws from ``chainrule.backend.rng()``; with an
+integer ``seed`` every call uses a fresh generator seeded from it. Matches Keras 3
+``keras/src/initializers/random_initializers.py``.
 """
 
 from __future__ import annotations
@@ -20,197 +11,19 @@ from __future__ import annotations
 import math
 import numbers
 
-from .. import backend
-from ..backend import np
-from ._serialization import deserialize_object, get_object, serialize_object
+from ... import backend
+from ...backend import np
+from .initializer import Initializer, _check_number, _standardize_dtype, _standardize_shape
 
 __all__ = [
-    "Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
-    "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
-    "HeNormal", "LecunUniform", "LecunNormal", "Orthogonal", "compute_fans", "get",
-    "serialize", "deserialize",
+    "RandomInitializer", "RandomNormal", "TruncatedNormal", "RandomUniform", "compute_fans",
+    "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
+    "LecunNormal", "Orthogonal",
 ]  # fmt: skip
 
 # NOTE: the stddev of a standard normal truncated to [-2, 2]; dividing by it makes the truncated
 # draw have the variance VarianceScaling asks for (Keras `random_initializers.py`).
 _TRUNCATED_STDDEV = 0.87962566103423978
-
-
-# -- argument checks shared by the four modules ---------------------------------------------
-
-
-def _standardize_shape(shape) -> tuple:
-    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
-        shape = (shape,)
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        dims = None
-    if dims is None or not all(
-        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0 for d in dims
-    ):
-        raise ValueError(
-            f"shape must be a tuple of non-negative integers, received shape={shape!r}"
-        )
-    return tuple(int(d) for d in dims)
-
-
-def _standardize_dtype(dtype, float_only: bool = False) -> np.dtype:
-    if dtype is None:
-        return np.dtype(backend.floatx())
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be a NumPy dtype name, received dtype={dtype!r}") from None
-    if float_only and dt.kind != "f":
-        raise ValueError(f"random initializers need a float dtype, received dtype={dt.name}")
-    if dt.kind not in "biuf":
-        raise ValueError(f"dtype must be bool, integer or float, received dtype={dt.name}")
-    return dt
-
-
-def _check_number(value, name: str, positive: bool = False, non_negative: bool = False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and positive:
-        ok = value > 0
-    if ok and non_negative:
-        ok = value >= 0
-    if not ok:
-        kind = "a positive" if positive else "a non-negative" if non_negative else "a finite"
-        raise ValueError(f"{name} must be {kind} number, received {name}={value!r}")
-    return value
-
-
-# -- the initializers -----------------------------------------------------------------------
-
-
-class Initializer:
-    """Base class: ``initializer(shape, dtype=None) -> numpy array``.
-
-    Subclasses implement ``__call__`` and, when they take arguments, ``get_config`` (whose
-    keys are the ``__init__`` arguments, so the default ``from_config`` works). Matches Keras 3
-    ``keras/src/initializers/initializer.py``.
-    """
-
-    def __call__(self, shape, dtype=None):
-        raise NotImplementedError("Initializer subclasses must implement the `__call__()` method.")
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def clone(self):
-        return self.__class__.from_config(self.get_config())
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-class Zeros(Initializer):
-    """All zeros. ``Zeros()(shape, dtype=None)``; any numeric or bool dtype.
-
-    Matches Keras 3 ``keras/src/initializers/constant_initializers.py``.
-    """
-
-    def __call__(self, shape, dtype=None):
-        return np.zeros(_standardize_shape(shape), dtype=_standardize_dtype(dtype))
-
-
-class Ones(Initializer):
-    """All ones. ``Ones()(shape, dtype=None)``; any numeric or bool dtype.
-
-    Matches Keras 3 ``keras/src/initializers/constant_initializers.py``.
-    """
-
-    def __call__(self, shape, dtype=None):
-        return np.ones(_standardize_shape(shape), dtype=_standardize_dtype(dtype))
-
-
-class Constant(Initializer):
-    """A constant: ``value * ones(shape)``, cast to ``dtype``.
-
-    Args:
-        value: a number, or an array-like that broadcasts to the requested shape (for example
-            ``Constant([[0.5], [0.25]])`` for a ``(2, 1)`` kernel). Default 0.0.
-
-    Raises:
-        ValueError: at call time, naming both shapes, if ``value`` cannot broadcast to
-            ``shape``; at construction if ``value`` is not numeric.
-
-    Matches Keras 3 ``keras/src/initializers/constant_initializers.py`` (Keras documents
-    scalars only; arrays broadcast the same way its ``value * ones(shape)`` does).
-    """
-
-    def __init__(self, value=0.0):
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(f"value must be a number or numeric array, received value={value!r}")
-        self.value = value
-
-    def __call__(self, shape, dtype=None):
-        shape = _standardize_shape(shape)
-        dtype = _standardize_dtype(dtype)
-        value = np.asarray(self.value)
-        try:
-            out = np.broadcast_to(value, shape)
-        except ValueError:
-            raise ValueError(
-                f"Constant value of shape {value.shape} cannot be broadcast to the requested "
-                f"shape {shape}"
-            ) from None
-        return np.array(out, dtype=dtype)
-
-    def get_config(self) -> dict:
-        value = self.value
-        if isinstance(value, np.ndarray):
-            # The same wrapper Keras's serializer writes for NumPy arrays.
-            value = {
-                "class_name": "__numpy__",
-                "config": {"value": value.tolist(), "dtype": value.dtype.name},
-            }
-        elif isinstance(value, np.generic):
-            value = value.item()
-        return {"value": value}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        value = config.get("value", 0.0)
-        if isinstance(value, dict) and value.get("class_name") == "__numpy__":
-            value = np.array(value["config"]["value"], dtype=value["config"]["dtype"])
-        return cls(value)
-
-
-class Identity(Initializer):
-    """``gain * eye(rows, cols)`` for 2-D shapes (rectangular shapes get a partial identity).
-
-    Args:
-        gain: the multiplier (default 1.0).
-
-    Raises:
-        ValueError: if the shape is not 2-D.
-
-    Matches Keras 3 ``keras/src/initializers/constant_initializers.py``.
-    """
-
-    def __init__(self, gain=1.0):
-        self.gain = _check_number(gain, "gain")
-
-    def __call__(self, shape, dtype=None):
-        shape = _standardize_shape(shape)
-        if len(shape) != 2:
-            raise ValueError(
-                "Identity initializer needs a 2-D shape (rows, cols), received "
-                f"shape={shape} of rank {len(shape)}"
-            )
-        dtype = _standardize_dtype(dtype)
-        return (self.gain * np.eye(*shape)).astype(dtype)
-
-    def get_config(self) -> dict:
-        return {"gain": self.gain}
 
 
 class RandomInitializer(Initializer):
@@ -541,88 +354,3 @@ class Orthogonal(RandomInitializer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "gain": self.gain}
-
-
-# -- names, get, serialize, deserialize -----------------------------------------------------
-
-_CLASSES = (
-    Initializer, Constant, Identity, Ones, Zeros, GlorotNormal, GlorotUniform, HeNormal,
-    HeUniform, LecunNormal, LecunUniform, Orthogonal, RandomNormal, RandomUniform,
-    TruncatedNormal, VarianceScaling,
-)  # fmt: skip
-_SNAKE = {
-    "Initializer": "initializer", "Constant": "constant", "Identity": "identity",
-    "Ones": "ones", "Zeros": "zeros", "GlorotNormal": "glorot_normal",
-    "GlorotUniform": "glorot_uniform", "HeNormal": "he_normal", "HeUniform": "he_uniform",
-    "LecunNormal": "lecun_normal", "LecunUniform": "lecun_uniform", "Orthogonal": "orthogonal",
-    "RandomNormal": "random_normal", "RandomUniform": "random_uniform",
-    "TruncatedNormal": "truncated_normal", "VarianceScaling": "variance_scaling",
-}  # fmt: skip
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in _CLASSES}
-ALL_OBJECTS_DICT.update({_SNAKE[cls.__name__]: cls for cls in _CLASSES})
-ALL_OBJECTS_DICT.update(
-    {
-        "IdentityInitializer": Identity,
-        "OrthogonalInitializer": Orthogonal,
-        "normal": RandomNormal,
-        "uniform": RandomUniform,
-        "one": Ones,
-        "zero": Zeros,
-    }
-)
-
-# Keras also exports each class under its snake_case name (`keras.initializers.he_normal`).
-constant, identity, ones, zeros = Constant, Identity, Ones, Zeros
-glorot_normal, glorot_uniform = GlorotNormal, GlorotUniform
-he_normal, he_uniform = HeNormal, HeUniform
-lecun_normal, lecun_uniform, orthogonal = LecunNormal, LecunUniform, Orthogonal
-random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
-variance_scaling = VarianceScaling
-
-
-def serialize(initializer: Initializer) -> dict:
-    """The Keras 3 config dict of an initializer, e.g. ``{"module": "keras.initializers",
-    "class_name": "GlorotUniform", "config": {"seed": None, ...}, "registered_name": None}``.
-
-    Raises:
-        ValueError: if ``initializer`` has no ``get_config``.
-    """
-    if not hasattr(initializer, "get_config"):
-        raise ValueError(
-            f"initializer must be an Initializer with get_config(), received {initializer!r}"
-        )
-    return serialize_object(initializer, "keras.initializers")
-
-
-def deserialize(config, custom_objects: dict | None = None) -> Initializer:
-    """An initializer from its name or ``serialize`` dict.
-
-    Raises:
-        ValueError: listing the valid names if the name is unknown.
-    """
-    return deserialize_object(config, ALL_OBJECTS_DICT, "initializer", custom_objects)
-
-
-def get(identifier):
-    """An initializer from a name ("glorot_uniform", "HeNormal", ...), a config dict, a class,
-    a callable ``(shape, dtype=None) -> array``, or an array (returned as is for its own shape).
-
-    ``None`` gives ``None``. Matches Keras 3 ``keras/src/initializers/__init__.py``.
-
-    Raises:
-        ValueError: listing the valid names if the identifier cannot be interpreted.
-    """
-    # np.str_ is a str: it is a name, not an array.
-    if isinstance(identifier, (np.ndarray, np.generic)) and not isinstance(identifier, str):
-        fixed = np.asarray(identifier)
-
-        def initialize_fn(shape, dtype=None):
-            if _standardize_shape(shape) != fixed.shape:
-                raise ValueError(
-                    f"Expected shape {fixed.shape} for an array used as initializer, received "
-                    f"shape={tuple(shape)}"
-                )
-            return fixed.astype(_standardize_dtype(dtype))
-
-        return initialize_fn
-    return get_object(identifier, deserialize, "initializer", ALL_OBJECTS_DICT)
