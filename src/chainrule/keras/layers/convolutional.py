@@ -128,6 +128,7 @@ class BaseConv(Layer):
     """
 
     _refuse_strided_dilation = True  # Keras's depthwise/separable layers accept both
+    _allow_causal = True  # only for rank 1; the depthwise, separable and transposed forms refuse it
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
@@ -166,6 +167,8 @@ class BaseConv(Layer):
                 f"strides={self.strides}, dilation_rate={self.dilation_rate}"
             )
         self.input_spec = InputSpec(min_ndim=rank + 2, max_ndim=rank + 2)
+        if self.padding == "causal" and not self._allow_causal:
+            raise ValueError("padding must be 'valid' or 'same', received padding='causal'")
 
     def _channel_axis(self):
         return -1 if self.data_format == "channels_last" else 1
@@ -187,10 +190,18 @@ class BaseConv(Layer):
                 f"and an input with {channels} channels (input shape {tuple(input_shape)})"
             )
         self.compute_output_shape(input_shape)  # refuses a kernel larger than the input
-        self.kernel = self.add_weight(
-            shape=(*self.kernel_size, channels // self.groups, self.filters), name="kernel",
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)  # fmt: skip
+        self.kernel = self._add_kernel((*self.kernel_size, channels // self.groups, self.filters))
+        self._finish_build(channels)
+
+    def _add_kernel(self, shape, name="kernel"):
+        """A kernel weight with the layer's kernel initializer, regularizer and constraint."""
+        return self.add_weight(shape=shape, name=name, initializer=self.kernel_initializer,
+                               regularizer=self.kernel_regularizer,
+                               constraint=self.kernel_constraint)  # fmt: skip
+
+    def _finish_build(self, channels):
+        """Add the ``(filters,)`` bias when ``use_bias``, fix the input's channel axis to
+        ``channels`` and mark the layer built (the last steps of every convolution's build)."""
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.filters,), name="bias",

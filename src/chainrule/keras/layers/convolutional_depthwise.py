@@ -6,7 +6,6 @@ from __future__ import annotations
 from ... import ops
 from .convolutional import BaseConv, _positive, conv_output_shape
 from .core import _ser
-from .input_spec import InputSpec
 
 __all__ = ["DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"]
 
@@ -32,6 +31,7 @@ class BaseDepthwiseConv(BaseConv):
     """
 
     _refuse_strided_dilation = False
+    _allow_causal = False
 
     def __init__(self, rank, kernel_size, strides=1, padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=1, activation=None, use_bias=True,
@@ -43,26 +43,13 @@ class BaseDepthwiseConv(BaseConv):
                          activation, use_bias, depthwise_initializer, bias_initializer,
                          depthwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, bias_constraint, **kwargs)  # fmt: skip
-        if self.padding == "causal":
-            raise ValueError("padding must be 'valid' or 'same', received padding='causal'")
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
         self.filters = channels * self.depth_multiplier
         self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(
-            shape=(*self.kernel_size, channels, self.depth_multiplier), name="kernel",
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)  # fmt: skip
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(shape=(self.filters,), name="bias",
-                                        initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint)  # fmt: skip
-        self.input_spec = InputSpec(min_ndim=self.rank + 2, max_ndim=self.rank + 2,
-                                    axes={self._channel_axis(): channels})  # fmt: skip
-        self.built = True
+        self.kernel = self._add_kernel((*self.kernel_size, channels, self.depth_multiplier))
+        self._finish_build(channels)
 
     def call(self, inputs):
         out = ops.depthwise_conv(inputs, self.kernel, self.bias, self.strides, self.padding,
@@ -102,6 +89,7 @@ class BaseSeparableConv(BaseConv):
     """
 
     _refuse_strided_dilation = False
+    _allow_causal = False
 
     def __init__(self, rank, depth_multiplier, filters, kernel_size, strides=1,
                  padding="valid", data_format=None, dilation_rate=1, activation=None,
@@ -118,8 +106,6 @@ class BaseSeparableConv(BaseConv):
                          bias_initializer, depthwise_regularizer, bias_regularizer,
                          activity_regularizer, depthwise_constraint, bias_constraint,
                          **kwargs)  # fmt: skip
-        if self.padding == "causal":
-            raise ValueError("padding must be 'valid' or 'same', received padding='causal'")
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
         self.pointwise_constraint = constraints.get(pointwise_constraint)
@@ -127,24 +113,14 @@ class BaseSeparableConv(BaseConv):
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
         self.compute_output_shape(input_shape)
-        self.depthwise_kernel = self.add_weight(
-            shape=(*self.kernel_size, channels, self.depth_multiplier), name="depthwise_kernel",
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)  # fmt: skip
+        self.depthwise_kernel = self._add_kernel(
+            (*self.kernel_size, channels, self.depth_multiplier), name="depthwise_kernel")
         self.pointwise_kernel = self.add_weight(
             shape=(*(1,) * self.rank, channels * self.depth_multiplier, self.filters),
             name="pointwise_kernel", initializer=self.pointwise_initializer,
             regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint)  # fmt: skip
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(shape=(self.filters,), name="bias",
-                                        initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint)  # fmt: skip
-        self.input_spec = InputSpec(min_ndim=self.rank + 2, max_ndim=self.rank + 2,
-                                    axes={self._channel_axis(): channels})  # fmt: skip
-        self.built = True
+        self._finish_build(channels)
 
     def call(self, inputs):
         out = ops.separable_conv(inputs, self.depthwise_kernel, self.pointwise_kernel,

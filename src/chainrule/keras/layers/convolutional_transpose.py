@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ... import ops
 from .convolutional import BaseConv, standardize_tuple
-from .input_spec import InputSpec
 
 __all__ = ["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "conv_transpose_length"]
 
@@ -46,12 +45,12 @@ class BaseConvTranspose(BaseConv):
     Matches Keras 3 ``keras/src/layers/convolutional/base_conv_transpose.py``.
     """
 
+    _allow_causal = False
+
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
                  output_padding=None, data_format=None, dilation_rate=1, **kwargs):  # fmt: skip
         super().__init__(rank, filters, kernel_size, strides, padding, data_format,
                          dilation_rate, 1, **kwargs)  # fmt: skip
-        if self.padding == "causal":
-            raise ValueError("padding must be 'valid' or 'same', received padding='causal'")
         self.output_padding = None
         if output_padding is not None:
             self.output_padding = standardize_tuple(output_padding, rank, "output_padding",
@@ -66,19 +65,8 @@ class BaseConvTranspose(BaseConv):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self.kernel = self.add_weight(
-            shape=(*self.kernel_size, self.filters, channels), name="kernel",
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)  # fmt: skip
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(shape=(self.filters,), name="bias",
-                                        initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint)  # fmt: skip
-        self.input_spec = InputSpec(min_ndim=self.rank + 2, max_ndim=self.rank + 2,
-                                    axes={self._channel_axis(): channels})  # fmt: skip
-        self.built = True
+        self.kernel = self._add_kernel((*self.kernel_size, self.filters, channels))
+        self._finish_build(channels)
 
     def call(self, inputs):
         out = ops.conv_transpose(inputs, self.kernel, self.bias, self.strides, self.padding,
