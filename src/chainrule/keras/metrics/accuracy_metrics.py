@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...backend import floatx, np
 from ._utils import align_ranks, check_same_shape, to_float, to_numpy
-from .base import MeanMetricWrapper
+from .base import BuiltinMetricWrapper
 
 __all__ = [
     "accuracy",
@@ -214,7 +214,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_id
     return _as_float(hits).reshape(y_true.shape)
 
 
-class Accuracy(MeanMetricWrapper):
+class Accuracy(BuiltinMetricWrapper):
     """How often ``y_pred`` equals ``y_true`` exactly (running weighted mean of
     :func:`accuracy`).
 
@@ -233,11 +233,8 @@ class Accuracy(MeanMetricWrapper):
     def __init__(self, name: str = "accuracy", dtype=None):
         super().__init__(accuracy, name=name, dtype=dtype)
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype}
 
-
-class BinaryAccuracy(MeanMetricWrapper):
+class BinaryAccuracy(BuiltinMetricWrapper):
     """How often thresholded predictions match binary labels (mean of
     :func:`binary_accuracy`).
 
@@ -251,13 +248,9 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     def __init__(self, name: str = "binary_accuracy", dtype=None, threshold: float = 0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = threshold
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
 
 
-class CategoricalAccuracy(MeanMetricWrapper):
+class CategoricalAccuracy(BuiltinMetricWrapper):
     """How often ``argmax(y_pred)`` matches one-hot labels (mean of
     :func:`categorical_accuracy`).
 
@@ -271,11 +264,8 @@ class CategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, name: str = "categorical_accuracy", dtype=None):
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype}
 
-
-class SparseCategoricalAccuracy(MeanMetricWrapper):
+class SparseCategoricalAccuracy(BuiltinMetricWrapper):
     """How often ``argmax(y_pred)`` matches integer labels (mean of
     :func:`sparse_categorical_accuracy`).
 
@@ -289,11 +279,8 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype}
 
-
-class TopKCategoricalAccuracy(MeanMetricWrapper):
+class TopKCategoricalAccuracy(BuiltinMetricWrapper):
     """How often the one-hot target is in the top ``k`` scores.
 
     Args:
@@ -306,13 +293,9 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
-        self.k = k
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "k": self.k}
 
 
-class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+class SparseTopKCategoricalAccuracy(BuiltinMetricWrapper):
     """How often the integer target is in the top ``k`` scores.
 
     Args:
@@ -339,8 +322,6 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
             k=k,
             from_sorted_ids=from_sorted_ids,
         )
-        self.k = k
-        self.from_sorted_ids = from_sorted_ids
 
     def get_config(self) -> dict:
         config = {"name": self.name, "dtype": self.dtype, "k": self.k}

@@ -245,3 +245,25 @@ class MeanMetricWrapper(Mean):
         if "fn" in config:
             config["fn"] = deserialize(config["fn"])
         return cls(**config)
+
+
+class BuiltinMetricWrapper(MeanMetricWrapper):
+    """The base of Keras's built-in ``MeanMetricWrapper`` classes (``MeanSquaredError``,
+    ``BinaryAccuracy``, ...): each keyword argument for ``fn`` is also an attribute, and the
+    config is ``name``, ``dtype`` and those arguments (no ``fn``: the class implies it).
+
+    Args:
+        fn: the per-sample function. name, dtype: as ``MeanMetricWrapper``.
+        **kwargs: passed on to ``fn``; each is also stored as ``self.<key>``.
+
+    Matches the ``get_config`` of the classes in Keras 3 ``keras/src/metrics/``.
+    """
+
+    def __init__(self, fn: Callable, name: str | None = None, dtype=None, **kwargs: Any):
+        super().__init__(fn, name=name, dtype=dtype, **kwargs)
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype,
+                **{key: getattr(self, key) for key in self._fn_kwargs}}  # fmt: skip

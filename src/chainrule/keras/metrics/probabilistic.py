@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import loss_functions as F
 from ._utils import to_float
-from .base import MeanMetricWrapper
+from .base import BuiltinMetricWrapper
 
 __all__ = [
     "BinaryCrossentropy",
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-class KLDivergence(MeanMetricWrapper):
+class KLDivergence(BuiltinMetricWrapper):
     """Running weighted mean of ``sum(t * log(t / p), axis=-1)`` (both clipped to
     ``[eps, 1]``).
 
@@ -34,11 +34,8 @@ class KLDivergence(MeanMetricWrapper):
     def __init__(self, name: str = "kl_divergence", dtype=None):
         super().__init__(F.kl_divergence, name=name, dtype=dtype)
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype}
 
-
-class Poisson(MeanMetricWrapper):
+class Poisson(BuiltinMetricWrapper):
     """Running weighted mean of ``mean(y_pred - y_true * log(y_pred + eps), axis=-1)``.
 
     Args:
@@ -51,11 +48,8 @@ class Poisson(MeanMetricWrapper):
     def __init__(self, name: str = "poisson", dtype=None):
         super().__init__(F.poisson, name=name, dtype=dtype)
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype}
 
-
-class BinaryCrossentropy(MeanMetricWrapper):
+class BinaryCrossentropy(BuiltinMetricWrapper):
     """Running weighted mean of :func:`binary_crossentropy` (mean over the last axis).
 
     Args:
@@ -79,19 +73,9 @@ class BinaryCrossentropy(MeanMetricWrapper):
             from_logits=from_logits,
             label_smoothing=label_smoothing,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-        }
 
 
-class CategoricalCrossentropy(MeanMetricWrapper):
+class CategoricalCrossentropy(BuiltinMetricWrapper):
     """Running weighted mean of :func:`categorical_crossentropy` (one-hot labels).
 
     Args:
@@ -121,21 +105,9 @@ class CategoricalCrossentropy(MeanMetricWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
-
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
 
-class SparseCategoricalCrossentropy(MeanMetricWrapper):
+class SparseCategoricalCrossentropy(BuiltinMetricWrapper):
     """Running weighted mean of :func:`sparse_categorical_crossentropy` (integer labels).
 
     With ``ignore_class``, samples with that label contribute a value of 0; when
@@ -173,9 +145,6 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
             ignore_class=ignore_class,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.ignore_class = ignore_class
-        self.axis = axis
 
     def _mask(self, y_true, y_pred):
         if self.ignore_class is None:
@@ -185,12 +154,3 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
             y_true, y_pred, self.axis, self.ignore_class, "sparse_categorical_crossentropy"
         )
         return valid
-
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "from_logits": self.from_logits,
-            "ignore_class": self.ignore_class,
-            "axis": self.axis,
-        }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...backend import np
 from . import loss_functions as F
 from ._utils import prepare_pair
-from .base import Mean, MeanMetricWrapper
+from .base import BuiltinMetricWrapper, Mean
 
 __all__ = [
     "MeanSquaredError",
@@ -27,14 +27,7 @@ __all__ = [
 ]
 
 
-class _NamedWrapper(MeanMetricWrapper):
-    """A ``MeanMetricWrapper`` whose config is just ``name`` and ``dtype``."""
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype}
-
-
-class MeanSquaredError(_NamedWrapper):
+class MeanSquaredError(BuiltinMetricWrapper):
     """Running weighted mean of ``mean((y_true - y_pred)**2, axis=-1)``.
 
     Args:
@@ -57,7 +50,7 @@ class MeanSquaredError(_NamedWrapper):
         super().__init__(F.mean_squared_error, name=name, dtype=dtype)
 
 
-class MeanAbsoluteError(_NamedWrapper):
+class MeanAbsoluteError(BuiltinMetricWrapper):
     """Running weighted mean of ``mean(abs(y_true - y_pred), axis=-1)``.
 
     Args:
@@ -71,7 +64,7 @@ class MeanAbsoluteError(_NamedWrapper):
         super().__init__(F.mean_absolute_error, name=name, dtype=dtype)
 
 
-class MeanAbsolutePercentageError(_NamedWrapper):
+class MeanAbsolutePercentageError(BuiltinMetricWrapper):
     """Running weighted mean of ``100 * mean(|(t - p) / max(|t|, eps)|, axis=-1)``.
 
     Args:
@@ -86,7 +79,7 @@ class MeanAbsolutePercentageError(_NamedWrapper):
         super().__init__(F.mean_absolute_percentage_error, name=name, dtype=dtype)
 
 
-class MeanSquaredLogarithmicError(_NamedWrapper):
+class MeanSquaredLogarithmicError(BuiltinMetricWrapper):
     """Running weighted mean of ``mean((log1p(max(p, eps)) - log1p(max(t, eps)))**2, -1)``.
 
     Args:
@@ -132,7 +125,7 @@ class RootMeanSquaredError(Mean):
         return float(np.sqrt(np.asarray(super().result(), self.dtype)))
 
 
-class CosineSimilarity(MeanMetricWrapper):
+class CosineSimilarity(BuiltinMetricWrapper):
     """Running weighted mean of the cosine similarity along ``axis`` (+1: same direction).
 
     Args:
@@ -145,14 +138,13 @@ class CosineSimilarity(MeanMetricWrapper):
 
     def __init__(self, name: str = "cosine_similarity", dtype=None, axis: int = -1):
         super().__init__(F.cosine_similarity, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
 
     def get_config(self) -> dict:
         # NOTE: Keras 3.15.1 leaves `axis` out of the config too.
         return {"name": self.name, "dtype": self.dtype}
 
 
-class LogCoshError(_NamedWrapper):
+class LogCoshError(BuiltinMetricWrapper):
     """Running weighted mean of ``mean(log(cosh(y_pred - y_true)), axis=-1)``.
 
     Args:
@@ -166,7 +158,7 @@ class LogCoshError(_NamedWrapper):
         super().__init__(F.log_cosh, name=name, dtype=dtype)
 
 
-class Hinge(_NamedWrapper):
+class Hinge(BuiltinMetricWrapper):
     """Running weighted mean of ``mean(maximum(1 - y_true * y_pred, 0), axis=-1)``; 0/1 labels
     are mapped to -1/1 when a whole batch is 0/1.
 
@@ -181,7 +173,7 @@ class Hinge(_NamedWrapper):
         super().__init__(F.hinge, name=name, dtype=dtype)
 
 
-class SquaredHinge(_NamedWrapper):
+class SquaredHinge(BuiltinMetricWrapper):
     """Running weighted mean of ``mean(maximum(1 - y_true * y_pred, 0)**2, axis=-1)``.
 
     Args:
@@ -195,7 +187,7 @@ class SquaredHinge(_NamedWrapper):
         super().__init__(F.squared_hinge, name=name, dtype=dtype)
 
 
-class CategoricalHinge(_NamedWrapper):
+class CategoricalHinge(BuiltinMetricWrapper):
     """Running weighted mean of ``maximum(max((1-t)*p, -1) - sum(t*p, -1) + 1, 0)``.
 
     Args:
