@@ -30,7 +30,9 @@ def model_from_json(json_string: str, custom_objects: dict | None = None):
     try:
         config = json.loads(json_string)
     except (TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"model_from_json expects a JSON string, received an invalid one: {e}") from e
+        raise ValueError(
+            f"model_from_json expects a JSON string, received an invalid one: {e}"
+        ) from e
     with SafeModeScope(True):
         return deserialize_keras_object(config, custom_objects=custom_objects, compile=False)
 
