@@ -11,23 +11,20 @@ Run: ``python examples/digits_lstm.py`` (``DIGITS_LSTM_EPOCHS`` sets the epochs,
 from __future__ import annotations
 
 import os
-import time
-
-import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+import sys
 
 import chainrule
 from chainrule import keras
 
+# demo.py and the tests load this file by path: make its neighbour _common.py importable.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import load_digit_images, train_and_score  # noqa: E402
+
 
 def load_data(seed: int = 0):
     """``(x_train, y_train), (x_test, y_test)``: sequences ``(n, 8, 8)`` in [0, 1], int labels."""
-    digits = load_digits()
-    x = (digits.images / 16.0).astype("float32")  # (n, rows=steps, cols=features)
-    y = digits.target.astype("int64")
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
-    return (x_tr, y_tr), (x_te, y_te)
+    return load_digit_images(seed)  # (n, rows=steps, cols=features)
 
 
 def build_model(units: int = 64) -> keras.Sequential:
@@ -42,18 +39,8 @@ def main(epochs: int | None = None, units: int = 64, seed: int = 0) -> float:
     """Train and return the test accuracy."""
     epochs = int(os.environ.get("DIGITS_LSTM_EPOCHS", 20)) if epochs is None else epochs
     chainrule.set_random_seed(seed)
-    (x_tr, y_tr), (x_te, y_te) = load_data(seed)
-    model = build_model(units)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    start = time.perf_counter()
-    model.fit(x_tr, y_tr, epochs=epochs, batch_size=32, verbose=0)
-    seconds = time.perf_counter() - start
-    pred = model.predict(x_te, verbose=0).argmax(axis=-1)
-    accuracy = float(np.mean(pred == y_te))
-    print(f"trained {epochs} epochs in {seconds:.1f} s")
-    print(f"digits_lstm test accuracy: {accuracy:.4f}")
-    return accuracy
+    data = load_data(seed)
+    return train_and_score(build_model(units), data, epochs, "digits_lstm")
 
 
 if __name__ == "__main__":
