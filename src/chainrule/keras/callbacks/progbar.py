@@ -8,6 +8,7 @@ Numbers are formatted as Keras 3 ``keras/src/utils/progbar.py`` does.
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 
@@ -175,9 +176,13 @@ class Progbar:
         else:
             fmt = f"{prefix}{{n_fmt}}/Unknown {esc(info)}"
         if self._bar is None:
+            # NOTE: a terminal that reports a 0x0 size (some CI ptys, `docker exec -t`) made
+            # tqdm trim or hide every frame: give it a size then.
+            size = shutil.get_terminal_size(fallback=(0, 0))
             self._bar = tqdm(
                 total=self.target or None, initial=current, file=sys.stdout, bar_format=fmt,
                 leave=True, dynamic_ncols=False, mininterval=0, miniters=1, delay=0,
+                ncols=None if size.columns > 0 else 200, nrows=None if size.lines > 0 else 50,
             )  # fmt: skip
             if not finalize:
                 return  # the constructor has drawn this frame

@@ -13,9 +13,10 @@ class ProgbarLogger(Callback):
 
     Reads ``verbose``, ``epochs`` and ``steps`` from the params (``verbose="auto"`` means 1):
 
-    - verbose=1: a live bar per epoch (``tqdm`` if installed, else a text bar) with
-      ``Epoch i/N``, the step count, ETA, time per step and the running metrics; the final
-      line of an epoch shows the epoch logs, ``val_`` metrics included.
+    - verbose=1: ``Epoch i/N`` (when N > 1), then a live bar per epoch (``tqdm`` if installed,
+      else a text bar) with the step count, ETA, time per step and the running metrics; the
+      final line of an epoch shows the epoch logs, ``val_`` metrics included. Outside a
+      terminal only that final line is printed.
     - verbose=2: ``Epoch i/N`` (when N > 1), then one line per epoch as Keras prints it:
       ``32/32 - 0s - 1ms/step - loss: 0.1234 - val_loss: 0.2345``.
     - verbose=0: nothing (``CallbackList`` does not even add the logger then).
@@ -81,10 +82,10 @@ class ProgbarLogger(Callback):
         self._reset_progbar("")
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._reset_progbar(f"Epoch {epoch + 1}/{self.epochs}")
-        # The live bar carries the epoch in its own text; verbose=2 prints it as Keras does.
-        if self.verbose == 2 and self.epochs > 1:
+        # As Keras: "Epoch i/N" on its own line (when N > 1), then the bar or the summary line.
+        if self.verbose and self.epochs > 1:
             print_msg(f"Epoch {epoch + 1}/{self.epochs}")
+        self._reset_progbar("")
 
     def on_train_batch_end(self, batch, logs=None):
         self._update_progbar(batch, logs)
