@@ -11,13 +11,12 @@ Prints both times (the best of ``--repeats`` epochs) and the ratio chainrule / P
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import pstats
-import time
 
 import numpy as np
 import torch
+from _epochs import chainrule_epoch, parser, report, torch_epoch
 from threadpoolctl import threadpool_limits
 
 import chainrule
@@ -34,21 +33,6 @@ def chainrule_model():
     return model
 
 
-def chainrule_epoch(x, y, repeats, profile=False):
-    model = chainrule_model()
-    model.fit(x[:128], y[:128], batch_size=BATCH, epochs=1, shuffle=False, verbose=0)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        hist = model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
-        best = min(best, time.perf_counter() - start)
-    if profile:
-        prof = cProfile.Profile()
-        prof.runcall(model.fit, x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
-        pstats.Stats(prof).sort_stats("tottime").print_stats(12)
-    return best, hist.history["loss"][-1]
-
-
 class TorchLSTM(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -60,51 +44,26 @@ class TorchLSTM(torch.nn.Module):
         return self.head(h[-1])
 
 
-def torch_epoch(x, y, repeats):
-    torch.manual_seed(0)
-    model = TorchLSTM()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.MSELoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def epoch(n):
-        total = 0.0
-        for i in range(0, n, BATCH):
-            opt.zero_grad()
-            loss = loss_fn(model(xt[i : i + BATCH]), yt[i : i + BATCH])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(yt[i : i + BATCH])
-        return total / n
-
-    epoch(128)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        loss = epoch(len(yt))
-        best = min(best, time.perf_counter() - start)
-    return best, loss
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--samples", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--profile", action="store_true", help="print chainrule's profile")
-    args = parser.parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--profile", action="store_true", help="print chainrule's profile")
+    args = p.parse_args()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.samples, STEPS, FEATURES), dtype=np.float32)
     y = np.tanh(x[:, -5:, :2].sum(axis=(1, 2)))[:, None].astype(np.float32)
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads, user_api="blas"):
-        t_ours, loss_ours = chainrule_epoch(x, y, args.repeats, args.profile)
-        t_torch, loss_torch = torch_epoch(x, y, args.repeats)
-    print(f"threads: {args.threads}, samples: {args.samples}, LSTM({UNITS}) over {STEPS} steps "
-          f"x {FEATURES} features, batch {BATCH}, one epoch")
-    print(f"chainrule: {t_ours:.2f} s (loss {loss_ours:.4f})")
-    print(f"pytorch:   {t_torch:.2f} s (loss {loss_torch:.4f})")
-    print(f"ratio chainrule / pytorch: {t_ours / t_torch:.2f}x")
+        model = chainrule_model()
+        ours = chainrule_epoch(model, x, y, BATCH, args.repeats)
+        if args.profile:
+            prof = cProfile.Profile()
+            prof.runcall(model.fit, x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+        torch.manual_seed(0)
+        theirs = torch_epoch(TorchLSTM(), torch.nn.MSELoss(), torch.from_numpy(x),
+                             torch.from_numpy(y), BATCH, args.repeats)  # fmt: skip
+    report(f"threads: {args.threads}, samples: {args.samples}, LSTM({UNITS}) over {STEPS} "
+           f"steps x {FEATURES} features, batch {BATCH}, one epoch", ours, theirs)  # fmt: skip
 
 
 if __name__ == "__main__":
