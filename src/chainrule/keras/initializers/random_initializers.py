@@ -61,7 +61,20 @@ def _truncated_normal(gen, shape, mean, stddev):
     return mean + stddev * out
 
 
-class RandomNormal(RandomInitializer):
+class _MeanStddev(RandomInitializer):
+    """The ``mean`` (default 0.0) and ``stddev`` (default 0.05, >= 0) arguments, checks and
+    config that RandomNormal and TruncatedNormal share."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean = _check_number(mean, "mean")
+        self.stddev = _check_number(stddev, "stddev", non_negative=True)
+        super().__init__(seed)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+class RandomNormal(_MeanStddev):
     """Normal draws: ``mean + stddev * N(0, 1)``.
 
     Args:
@@ -72,20 +85,12 @@ class RandomNormal(RandomInitializer):
     Matches Keras 3 ``keras/src/initializers/random_initializers.py``.
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _check_number(mean, "mean")
-        self.stddev = _check_number(stddev, "stddev", non_negative=True)
-        super().__init__(seed)
-
     def __call__(self, shape, dtype=None):
         shape, dtype = _standardize_shape(shape), _standardize_dtype(dtype, float_only=True)
         return self._generator().normal(self.mean, self.stddev, shape).astype(dtype)
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
 
-
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_MeanStddev):
     """Normal draws redrawn until within two standard deviations of the mean.
 
     ``mean + stddev * z`` with ``z ~ N(0, 1)`` restricted to ``|z| <= 2``.
@@ -98,17 +103,9 @@ class TruncatedNormal(RandomInitializer):
     Matches Keras 3 ``keras/src/initializers/random_initializers.py``.
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _check_number(mean, "mean")
-        self.stddev = _check_number(stddev, "stddev", non_negative=True)
-        super().__init__(seed)
-
     def __call__(self, shape, dtype=None):
         shape, dtype = _standardize_shape(shape), _standardize_dtype(dtype, float_only=True)
         return _truncated_normal(self._generator(), shape, self.mean, self.stddev).astype(dtype)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
 
 
 class RandomUniform(RandomInitializer):
