@@ -412,10 +412,14 @@ def serialize(activation):
         return name
     if hasattr(activation, "get_config") and not isinstance(activation, types.FunctionType):
         return serialize_object(activation, type(activation).__module__)
-    from .saving.object_registration import get_registered_name  # noqa: PLC0415
+    from .saving.object_registration import (  # noqa: PLC0415
+        get_registered_name,
+        get_registered_object,
+    )
 
     registered = get_registered_name(activation) if callable(activation) else ""
-    if ">" in registered:  # registered with keras.saving.register_keras_serializable
+    # registered with keras.saving.register_keras_serializable ("<lambda>" also has a ">")
+    if ">" in registered and get_registered_object(registered) is activation:
         return {"module": activation.__module__, "class_name": "function",
                 "config": registered, "registered_name": registered}  # fmt: skip
     raise ValueError(
