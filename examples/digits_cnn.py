@@ -19,8 +19,6 @@ if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import load_digit_images, train_and_score  # noqa: E402
 
-
-
 THRESHOLD = 0.97  # the test accuracy this example must reach (checked by its test)
 
 def load_data(seed: int = 0):

@@ -21,8 +21,6 @@ if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import load_digit_images, train_and_score  # noqa: E402
 
-
-
 THRESHOLD = 0.93  # the test accuracy this example must reach (checked by its test)
 
 def load_data(seed: int = 0):

@@ -20,8 +20,6 @@ from sklearn.model_selection import train_test_split
 import chainrule as cr
 from chainrule import keras
 
-
-
 THRESHOLD = 0.93  # the test accuracy this example must reach (checked by its test)
 
 def feature_crosses(x: np.ndarray, columns: list[int]) -> np.ndarray:

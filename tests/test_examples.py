@@ -220,7 +220,7 @@ def test_demo_main_exit_status_and_summary(demo, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(demo, "run_accuracy", lambda *a: good)
     assert demo.main(["--quiet", "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("0.9700") == 6 and "FAILED" not in out
+    assert out.count("0.9700") == 7 and "FAILED" not in out  # one row per example
 
     bad = demo.Row("bad one", "test accuracy", 0.5, ">= 0.96", False)
     monkeypatch.setattr(demo, "run_diabetes", lambda *a: bad)
