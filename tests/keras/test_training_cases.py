@@ -177,8 +177,10 @@ def test_case12_float64_and_int_inputs():
     assert k.dtype == np.float32 and b.dtype == np.float32
     np.testing.assert_allclose(k, [[0.28], [-0.19]], rtol=1e-5)
     np.testing.assert_allclose(b, [-0.12], rtol=1e-5)
-    np.testing.assert_allclose(m.predict(np.array([[1, 2]], dtype="int64"), verbose=0),
-                               [[-0.22]], rtol=1e-5)
+    p_int = m.predict(np.array([[1, 2]], dtype="int64"), verbose=0)
+    assert p_int.dtype == np.float32  # integer inputs are cast to the model's dtype (Keras)
+    np.testing.assert_allclose(p_int, [[-0.22]], rtol=1e-5)
+    assert m.predict(np.ones((40, 2), dtype="int32"), verbose=0).dtype == np.float32
 
 
 # -- bad input: a clear error naming what was expected and what was received ---------------

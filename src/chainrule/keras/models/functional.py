@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..layers.input_layer import InputLayer, KerasTensor, _flatten, _map
 from ..layers.layer import Layer
-from .model import Model, adjust_input_rank
+from .model import Model, adjust_input_rank, cast_input
 
 __all__ = ["Functional"]
 
@@ -189,7 +189,8 @@ class Functional(Model):
                 from ...backend import np  # noqa: PLC0415
 
                 x = np.asarray(x, dtype=kt.dtype)
-            values[id(kt)] = adjust_input_rank(x, kt.shape, f"input {kt.name!r}")
+            x = adjust_input_rank(x, kt.shape, f"input {kt.name!r}")
+            values[id(kt)] = cast_input(x, kt.dtype)
         for node in self._nodes:
             args = _map(lambda v: values[id(v)] if isinstance(v, KerasTensor) else v,
                         node.call_args)  # fmt: skip

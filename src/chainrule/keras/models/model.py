@@ -9,7 +9,17 @@ from ...backend import np
 from ..layers.layer import Layer
 from ..trainers.trainer import Trainer
 
-__all__ = ["Model", "adjust_input_rank"]
+__all__ = ["Model", "adjust_input_rank", "cast_input"]
+
+
+def cast_input(x, dtype):
+    """Integer and boolean inputs become the input layer's float ``dtype`` (Keras converts
+    model inputs to their ``Input``'s dtype), so predictions stay float32. Layers that want
+    integers (Embedding) cast back, as in Keras."""
+    kind = getattr(getattr(x, "dtype", None), "kind", "f")
+    if kind in "biu" and np.dtype(dtype).kind == "f":
+        return x.astype(dtype)
+    return x
 
 
 def adjust_input_rank(x, ref_shape, input_name="input"):

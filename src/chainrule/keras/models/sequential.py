@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic
-from .model import Model, adjust_input_rank
+from .model import Model, adjust_input_rank, cast_input
 
 __all__ = ["Sequential"]
 
@@ -138,6 +138,7 @@ class Sequential(Model):
                 if adjusted is inputs and shape is not None:
                     self._rank_ok = (ref, shape)
                 inputs = adjusted
+            inputs = cast_input(inputs, self._input_layer.dtype)
         x = inputs
         for layer in self._stack:
             x = layer(x, training=training)
