@@ -12,6 +12,7 @@ import math
 import numbers
 
 from ...autodiff.engine import grad as _grad
+from ...autodiff.grad_mode import STATE as _GRAD_STATE
 from ...autodiff.grad_mode import no_grad
 from ...autodiff.tensor import Tensor
 from ...backend import np
@@ -379,6 +380,19 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for the inputs, batch by batch with no graph recorded; float32 NumPy arrays
         (a list or dict of them for several outputs)."""
+        if (type(x) is np.ndarray and verbose == 0 and callbacks is None and steps is None
+                and batch_size is None and 0 < x.ndim and 0 < x.shape[0] <= 32
+                and x.dtype.kind in "biuf" and type(self).predict_step is Trainer.predict_step):
+            # NOTE: the hot path of predict on a few samples (one batch, nothing watching):
+            # straight to the forward pass with no graph recorded.
+            state = _GRAD_STATE
+            prev, state.enabled = state.enabled, False
+            try:
+                out = self(x if x.dtype == self.dtype or x.dtype.kind != "f"
+                           else x.astype(self.dtype), training=False)  # fmt: skip
+            finally:
+                state.enabled = prev
+            return out.numpy() if isinstance(out, Tensor) else da.tree_map(_to_numpy, out)
         from ..callbacks import CallbackList  # noqa: PLC0415
 
         steps = None if steps is None else _check_int("steps", steps, 1)
