@@ -362,3 +362,21 @@ def test_model_subclass_built_from_inputs_and_outputs_is_functional():
     np.testing.assert_allclose(m.predict(np.ones((1, 3)), verbose=0), [[3.0, 3.0]])
     plain = keras.Model(inp, out, name="plain")
     assert plain.name == "plain" and len(plain.layers) == 2
+
+
+def test_fit_interrupted_by_an_exception_leaves_no_stale_trainable_list():
+    m = models.Sequential([layers.Input((2,)), layers.Dense(2), layers.Dense(1)])
+    m.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+
+    class Boom(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise RuntimeError("boom")
+
+    x, y = np.ones((4, 2), "float32"), np.zeros((4, 1), "float32")
+    with pytest.raises(RuntimeError, match="boom"):
+        m.fit(x, y, verbose=0, callbacks=[Boom()])
+    m.layers[0].trainable = False
+    frozen = m.layers[0].get_weights()
+    m.train_on_batch(x, y)
+    for a, b in zip(m.layers[0].get_weights(), frozen):
+        np.testing.assert_array_equal(a, b)

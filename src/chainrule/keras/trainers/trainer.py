@@ -297,35 +297,38 @@ class Trainer:
         self.stop_training = False
         self._trainable_cache = self.trainable_weights
         self.optimizer.build(self._trainable_cache)
-        custom_step = type(self).train_step is not Trainer.train_step
-        cbs.on_train_begin()
-        # BackupAndRestore sets `_initial_epoch` in on_train_begin to resume (as Keras); it is
-        # read once so that a later fit starts where its own arguments say.
-        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
-        epoch_logs = {}
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            returned = None
-            for step, data in enumerate(batches):
-                if batch_hooks:
-                    cbs.on_train_batch_begin(step)
-                returned = self.train_step(data)
-                if batch_hooks:
-                    cbs.on_train_batch_end(step, self._step_logs(returned))
+        try:
+            custom_step = type(self).train_step is not Trainer.train_step
+            cbs.on_train_begin()
+            # BackupAndRestore sets `_initial_epoch` in on_train_begin to resume (as Keras); it is
+            # read once so that a later fit starts where its own arguments say.
+            initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
+            epoch_logs = {}
+            for epoch in range(initial_epoch, epochs):
+                self.reset_metrics()
+                cbs.on_epoch_begin(epoch)
+                returned = None
+                for step, data in enumerate(batches):
+                    if batch_hooks:
+                        cbs.on_train_batch_begin(step)
+                    returned = self.train_step(data)
+                    if batch_hooks:
+                        cbs.on_train_batch_end(step, self._step_logs(returned))
+                    if self.stop_training:
+                        break
+                epoch_logs = (self._step_logs(returned) if custom_step
+                              else self.get_metrics_result())  # fmt: skip
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self.evaluate(val[0], val[1], sample_weight=val[2],
+                                             batch_size=validation_batch_size or batch_size,
+                                             steps=validation_steps, verbose=0,
+                                             return_dict=True)  # fmt: skip
+                    epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
                     break
-            epoch_logs = self._step_logs(returned) if custom_step else self.get_metrics_result()
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self.evaluate(val[0], val[1], sample_weight=val[2],
-                                         batch_size=validation_batch_size or batch_size,
-                                         steps=validation_steps, verbose=0,
-                                         return_dict=True)  # fmt: skip
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
-        self._trainable_cache = None
+        finally:
+            self._trainable_cache = None  # also after an exception: never a stale list
         cbs.on_train_end(epoch_logs)
         return self.history
 
