@@ -151,3 +151,30 @@ def test_evaluate_and_on_batch_methods_match_keras():
     np.testing.assert_allclose(ours.predict_on_batch(X[:10]),
                                np.asarray(ref.predict_on_batch(X[:10])), rtol=1e-5, atol=1e-7)
     assert ours.predict(X, verbose=0).dtype == np.float32
+
+
+def test_validation_pass_sends_test_hooks_to_fit_callbacks_like_keras():
+    def run(mod, model):
+        calls = []
+
+        class Spy(mod.callbacks.Callback):
+            def on_test_begin(self, logs=None):
+                calls.append("test_begin")
+
+            def on_test_batch_end(self, batch, logs=None):
+                calls.append(f"test_batch_{batch}")
+
+            def on_test_end(self, logs=None):
+                calls.append("test_end")
+
+            def on_epoch_end(self, epoch, logs=None):
+                calls.append(f"epoch_end_{epoch}")
+
+        model.compile("sgd", "mse")
+        model.fit(X, Y_REG, validation_data=(X[:20], Y_REG[:20]), epochs=2, batch_size=16,
+                  shuffle=False, verbose=0, callbacks=[Spy()])
+        return calls
+
+    ours, ref = build_pair([(2, None, {})], X.shape[1])
+    got, want = run(ck, ours), run(tk, ref)
+    assert got == want and "test_begin" in got

@@ -319,9 +319,11 @@ class Trainer:
                 epoch_logs = (self._step_logs(returned) if custom_step
                               else self.get_metrics_result())  # fmt: skip
                 if val is not None and (epoch + 1) % validation_freq == 0:
+                    # fit's callbacks see the validation pass's on_test_* hooks (as Keras);
+                    # the progress bar stays silent inside fit
                     val_logs = self.evaluate(val[0], val[1], sample_weight=val[2],
                                              batch_size=validation_batch_size or batch_size,
-                                             steps=validation_steps, verbose=0,
+                                             steps=validation_steps, verbose=0, callbacks=cbs,
                                              return_dict=True)  # fmt: skip
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
@@ -361,9 +363,12 @@ class Trainer:
         batch_size = _batch_size_arg(batch_size, steps)
         verbose = _verbose(verbose)
         batches = self._make_batches(x, y, sample_weight, batch_size, False, steps)
-        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                           epochs=1, steps=batches.steps)  # fmt: skip
-        batch_hooks = getattr(cbs, "has_batch_hooks", True)
+        if isinstance(callbacks, CallbackList):  # fit's own list, for its validation pass
+            cbs = callbacks
+        else:
+            cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                               epochs=1, steps=batches.steps)  # fmt: skip
+        batch_hooks = cbs.has_test_batch_hooks
         self.reset_metrics()
         cbs.on_test_begin()
         returned = None
