@@ -16,7 +16,7 @@ from ...autodiff.tensor import Tensor
 from ...backend import np
 from ._fused import cce_probs
 from .crossentropy import _check_axis, _check_smoothing
-from .loss import Loss, LossFunctionWrapper, _as_pred, _as_true, _data
+from .loss import BuiltinLoss, _as_pred, _as_true, _data
 
 __all__ = [
     "categorical_crossentropy",
@@ -190,7 +190,7 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
     return out, valid
 
 
-class CategoricalCrossentropy(LossFunctionWrapper):
+class CategoricalCrossentropy(BuiltinLoss):
     """Categorical cross-entropy loss; see :func:`categorical_crossentropy`.
 
     Args:
@@ -225,16 +225,8 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         self.label_smoothing = label_smoothing
         self.axis = axis
 
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
-
-class SparseCategoricalCrossentropy(LossFunctionWrapper):
+class SparseCategoricalCrossentropy(BuiltinLoss):
     """Sparse categorical cross-entropy loss; see :func:`sparse_categorical_crossentropy`.
 
     With ``ignore_class``, ignored entries count neither in the sum nor in the divisor of
@@ -274,10 +266,3 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def _call_with_mask(self, y_true, y_pred):
         return _sparse_cce(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
 
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "ignore_class": self.ignore_class,
-            "axis": self.axis,
-        }

@@ -15,7 +15,7 @@ from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import epsilon, np
 from ._fused import bce_probs
-from .loss import Loss, LossFunctionWrapper, _mean, _prepare
+from .loss import BuiltinLoss, _mean, _prepare
 
 __all__ = [
     "binary_crossentropy",
@@ -160,7 +160,7 @@ def binary_focal_crossentropy(
     return _mean(focal, axis)
 
 
-class BinaryCrossentropy(LossFunctionWrapper):
+class BinaryCrossentropy(BuiltinLoss):
     """Binary cross-entropy loss; see :func:`binary_crossentropy` for the formula.
 
     Args:
@@ -197,16 +197,8 @@ class BinaryCrossentropy(LossFunctionWrapper):
         self.label_smoothing = label_smoothing
         self.axis = axis
 
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
-
-class BinaryFocalCrossentropy(LossFunctionWrapper):
+class BinaryFocalCrossentropy(BuiltinLoss):
     """Binary focal cross-entropy loss; see :func:`binary_focal_crossentropy`.
 
     Args:
@@ -250,13 +242,3 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
         self.label_smoothing = label_smoothing
         self.axis = axis
 
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-            "apply_class_balancing": self.apply_class_balancing,
-            "alpha": self.alpha,
-            "gamma": self.gamma,
-        }

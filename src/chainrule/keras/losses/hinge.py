@@ -9,7 +9,7 @@ from __future__ import annotations
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import np
-from .loss import Loss, LossFunctionWrapper, _data, _mean, _prepare
+from .loss import BuiltinLoss, _data, _mean, _prepare
 
 __all__ = [
     "hinge",
@@ -113,7 +113,7 @@ def categorical_hinge(y_true, y_pred) -> Tensor:
     return ops.maximum(ops.add(ops.subtract(neg, pos), 1.0), 0.0)
 
 
-class Hinge(LossFunctionWrapper):
+class Hinge(BuiltinLoss):
     """Hinge loss; see :func:`hinge` for the formula.
 
     Args:
@@ -127,11 +127,8 @@ class Hinge(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="hinge", dtype=None):
         super().__init__(hinge, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class SquaredHinge(LossFunctionWrapper):
+class SquaredHinge(BuiltinLoss):
     """Squared hinge loss; see :func:`squared_hinge` for the formula.
 
     Args:
@@ -145,11 +142,8 @@ class SquaredHinge(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="squared_hinge", dtype=None):
         super().__init__(squared_hinge, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class CategoricalHinge(LossFunctionWrapper):
+class CategoricalHinge(BuiltinLoss):
     """Categorical hinge loss; see :func:`categorical_hinge` for the formula.
 
     Args:
@@ -163,5 +157,3 @@ class CategoricalHinge(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="categorical_hinge", dtype=None):
         super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)

@@ -364,3 +364,15 @@ def _true_array(y_true):
     if isinstance(y_true, Tensor) or hasattr(y_true, "shape"):
         return y_true
     return np.asarray(y_true)
+
+
+class BuiltinLoss(LossFunctionWrapper):
+    """Base of the built-in loss classes (``MeanSquaredError``, ``CategoricalCrossentropy``, ...).
+
+    Their config is the ``Loss`` config plus the keyword arguments given to their function
+    (``from_logits``, ``axis``, ``delta``, ...), without ``fn``: the layout Keras 3 writes for
+    its loss classes, so ``cls(**config)`` rebuilds the loss.
+    """
+
+    def get_config(self) -> dict:
+        return {**Loss.get_config(self), **self._fn_kwargs}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import epsilon
-from .loss import Loss, LossFunctionWrapper, _mean, _prepare
+from .loss import BuiltinLoss, _mean, _prepare
 
 __all__ = ["kl_divergence", "poisson", "KLDivergence", "Poisson", "kld", "KLD"]
 
@@ -71,7 +71,7 @@ def poisson(y_true, y_pred) -> Tensor:
 kld = KLD = kl_divergence
 
 
-class KLDivergence(LossFunctionWrapper):
+class KLDivergence(BuiltinLoss):
     """Kullback-Leibler divergence loss; see :func:`kl_divergence` for the formula.
 
     Args:
@@ -85,11 +85,8 @@ class KLDivergence(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="kl_divergence", dtype=None):
         super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class Poisson(LossFunctionWrapper):
+class Poisson(BuiltinLoss):
     """Poisson loss; see :func:`poisson` for the formula.
 
     Args:
@@ -103,5 +100,3 @@ class Poisson(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="poisson", dtype=None):
         super().__init__(poisson, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)

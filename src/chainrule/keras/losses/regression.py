@@ -15,7 +15,7 @@ from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import epsilon, np
 from ._fused import mse_rows
-from .loss import Loss, LossFunctionWrapper, _data, _mean, _prepare
+from .loss import BuiltinLoss, _data, _mean, _prepare
 
 __all__ = [
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
@@ -273,7 +273,7 @@ msle = MSLE = mean_squared_logarithmic_error
 half_mse = half_mean_squared_error
 
 
-class MeanSquaredError(LossFunctionWrapper):
+class MeanSquaredError(BuiltinLoss):
     """Mean squared error loss; see :func:`mean_squared_error` for the formula.
 
     Args:
@@ -287,11 +287,8 @@ class MeanSquaredError(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="mean_squared_error", dtype=None):
         super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class HalfMeanSquaredError(LossFunctionWrapper):
+class HalfMeanSquaredError(BuiltinLoss):
     """Half mean squared error loss, ``mean(0.5 * (y - y_hat)**2)``.
 
     See :func:`half_mean_squared_error`.
@@ -307,11 +304,8 @@ class HalfMeanSquaredError(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="half_mean_squared_error", dtype=None):
         super().__init__(half_mean_squared_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class MeanAbsoluteError(LossFunctionWrapper):
+class MeanAbsoluteError(BuiltinLoss):
     """Mean absolute error loss; see :func:`mean_absolute_error` for the formula.
 
     Args:
@@ -325,11 +319,8 @@ class MeanAbsoluteError(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="mean_absolute_error", dtype=None):
         super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class MeanAbsolutePercentageError(LossFunctionWrapper):
+class MeanAbsolutePercentageError(BuiltinLoss):
     """Mean absolute percentage error loss.
 
     See :func:`mean_absolute_percentage_error` for the formula.
@@ -347,11 +338,8 @@ class MeanAbsolutePercentageError(LossFunctionWrapper):
             mean_absolute_percentage_error, reduction=reduction, name=name, dtype=dtype
         )
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class MeanSquaredLogarithmicError(LossFunctionWrapper):
+class MeanSquaredLogarithmicError(BuiltinLoss):
     """Mean squared logarithmic error loss.
 
     See :func:`mean_squared_logarithmic_error` for the formula.
@@ -369,11 +357,8 @@ class MeanSquaredLogarithmicError(LossFunctionWrapper):
             mean_squared_logarithmic_error, reduction=reduction, name=name, dtype=dtype
         )
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class Huber(LossFunctionWrapper):
+class Huber(BuiltinLoss):
     """Huber loss; see :func:`huber` for the formula.
 
     Args:
@@ -392,11 +377,8 @@ class Huber(LossFunctionWrapper):
         _check_delta(delta)  # fail at construction, not at the first training step
         self.delta = delta
 
-    def get_config(self):
-        return {**Loss.get_config(self), "delta": self.delta}
 
-
-class LogCosh(LossFunctionWrapper):
+class LogCosh(BuiltinLoss):
     """Log-cosh loss; see :func:`log_cosh` for the formula.
 
     Args:
@@ -410,11 +392,8 @@ class LogCosh(LossFunctionWrapper):
     def __init__(self, reduction=_SBS, name="log_cosh", dtype=None):
         super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class CosineSimilarity(LossFunctionWrapper):
+class CosineSimilarity(BuiltinLoss):
     """Negative cosine similarity loss; see :func:`cosine_similarity` for the formula.
 
     Args:
@@ -431,5 +410,3 @@ class CosineSimilarity(LossFunctionWrapper):
         super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype, axis=axis)
         self.axis = axis
 
-    def get_config(self):
-        return {**Loss.get_config(self), "axis": self.axis}
