@@ -288,3 +288,32 @@ def test_digits_lstm_example():
     with threadpool_limits(1, user_api="blas"):  # tiny GEMMs: threads only add overhead
         accuracy = digits_lstm.main(epochs=10, units=64)
     assert accuracy >= 0.93
+
+
+def test_mask_flows_through_dense_and_dropout_like_keras():
+    """Embedding(mask_zero) -> Dense -> Dropout -> LSTM: the padding mask reaches the LSTM
+    through layers that do not use it, as in Keras 3."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras as tk
+
+    from chainrule import keras as ck
+
+    def build(mod):
+        return mod.Sequential([mod.Input((5,)), mod.layers.Embedding(10, 4, mask_zero=True),
+                               mod.layers.Dense(6, activation="tanh"), mod.layers.Dropout(0.5),
+                               mod.layers.LSTM(3)])
+
+    ours, ref = build(ck), build(tk)
+    rng = np.random.default_rng(7)
+    weights = [rng.uniform(-0.5, 0.5, w.shape).astype("float32") for w in ours.get_weights()]
+    ours.set_weights(weights)
+    ref.set_weights(weights)
+    x = np.array([[3, 4, 0, 0, 0], [1, 2, 3, 4, 5], [7, 0, 0, 0, 0]])
+    got = ours.predict(x, verbose=0)
+    np.testing.assert_allclose(got, np.asarray(ref.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    unmasked = build(ck)
+    unmasked.layers[0].mask_zero = False
+    unmasked.set_weights(weights)
+    assert not np.allclose(unmasked.predict(x, verbose=0), got)  # the mask changed the result

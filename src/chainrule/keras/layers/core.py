@@ -46,6 +46,8 @@ class Dense(Layer):
         ValueError: ``units`` not a positive integer; input of rank < 2 ("expected min_ndim=2").
     """
 
+    _mask_passthrough = True
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
@@ -124,6 +126,8 @@ class Activation(Layer):
         activation: a name ("relu", "softmax", ...) or a function.
     """
 
+    _mask_passthrough = True
+
     def __init__(self, activation, **kwargs):
         from .. import activations  # noqa: PLC0415
 
@@ -155,6 +159,8 @@ class Dropout(Layer):
     Raises:
         ValueError: ``rate`` outside [0, 1).
     """
+
+    _mask_passthrough = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -240,6 +246,8 @@ class Reshape(Layer):
 class Identity(Layer):
     """Returns its input unchanged."""
 
+
+    _mask_passthrough = True
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

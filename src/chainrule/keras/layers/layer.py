@@ -322,7 +322,18 @@ class Layer:
         out = self.call(*args, **kwargs)
         if self.activity_regularizer is not None:
             self._activity_losses = [self.activity_regularizer(out) / max(1, out.shape[0])]
+        if self._mask_passthrough:
+            mask = getattr(inputs, "_keras_mask", None)
+            if mask is not None and getattr(out, "_keras_mask", None) is None:
+                from .rnn.masking import attach_mask  # noqa: PLC0415 - only when masks flow
+
+                out = attach_mask(out, mask)
         return out
+
+    # Layers that keep the time axis and do not use a mask themselves (Dense, Activation,
+    # Dropout) hand their input's Keras mask on to their output, as Keras's default
+    # compute_mask does for layers with supports_masking.
+    _mask_passthrough = False
 
     def compute_output_shape(self, input_shape):
         """The output shape for ``input_shape`` (found by a symbolic call when not overridden)."""
