@@ -38,6 +38,38 @@ def clock(fn, *args):
     return time.perf_counter() - start, out
 
 
+def fit_epoch(model, x, y, batch_size: int, shuffle: bool = True):
+    """``(seconds, epoch loss)`` of one chainrule ``fit`` epoch."""
+    seconds, hist = clock(lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0,
+                                            shuffle=shuffle))  # fmt: skip
+    return seconds, hist.history["loss"][-1]
+
+
+def torch_fit_epoch(model_opt, xt, yt, batch_size: int, loss_fn, shuffle=True, squeeze=False):
+    """``(seconds, epoch loss)`` of the idiomatic PyTorch loop over tensors made once (no
+    DataLoader): shuffle the indices, then step batch by batch. ``squeeze`` drops a trailing
+    output axis of 1 (a single-output regression against targets of shape ``(n,)``)."""
+    import torch  # noqa: PLC0415
+
+    model, opt = model_opt
+    n = len(xt)
+
+    def epoch():
+        order = torch.randperm(n) if shuffle else torch.arange(n)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            opt.zero_grad()
+            out = model(xt[idx])
+            loss = loss_fn(out[:, 0] if squeeze else out, yt[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        return total / n
+
+    return clock(epoch)
+
+
 def rss_mb(field: str = "VmRSS") -> float:
     """A field of ``/proc/self/status`` in MB (Linux); NaN elsewhere."""
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import clock, glorot
+from .common import fit_epoch, glorot, torch_fit_epoch
 
 BATCH, STEPS, FEATURES, UNITS = 64, 20, 16, 64
 
@@ -39,9 +39,7 @@ def chainrule_model(init):
 
 
 def chainrule_epoch(model, x, y, shuffle=True):
-    seconds, hist = clock(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0,
-                                            shuffle=shuffle))  # fmt: skip
-    return seconds, hist.history["loss"][-1]
+    return fit_epoch(model, x, y, BATCH, shuffle)
 
 
 def torch_model(init):
@@ -71,25 +69,10 @@ def torch_model(init):
 
 
 def torch_epoch(model_opt, xt, yt, shuffle=True):
+    """The idiomatic PyTorch loop over tensors made once (no DataLoader)."""
     import torch  # noqa: PLC0415
 
-    model, opt = model_opt
-    loss_fn = torch.nn.MSELoss()
-    n = len(xt)
-
-    def epoch():
-        order = torch.randperm(n) if shuffle else torch.arange(n)
-        total = 0.0
-        for i in range(0, n, BATCH):
-            idx = order[i : i + BATCH]
-            opt.zero_grad()
-            loss = loss_fn(model(xt[idx])[:, 0], yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        return total / n
-
-    return clock(epoch)
+    return torch_fit_epoch(model_opt, xt, yt, BATCH, torch.nn.MSELoss(), shuffle, squeeze=True)
 
 
 def run(n: int, repeats: int, interleaved):

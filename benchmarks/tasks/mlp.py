@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import clock, glorot
+from .common import clock, fit_epoch, glorot, torch_fit_epoch
 
 SIZES = (784, 256, 128, 10)
 BATCH = 128
@@ -44,9 +44,7 @@ def chainrule_model(init):
 
 
 def chainrule_epoch(model, x, y, shuffle=True):
-    seconds, hist = clock(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0,
-                                            shuffle=shuffle))  # fmt: skip
-    return seconds, hist.history["loss"][-1]
+    return fit_epoch(model, x, y, BATCH, shuffle)
 
 
 def torch_model(init):
@@ -65,26 +63,10 @@ def torch_model(init):
 
 
 def torch_epoch(model_opt, xt, yt, shuffle=True):
-    """The idiomatic loop over tensors made once (no DataLoader)."""
+    """The idiomatic PyTorch loop over tensors made once (no DataLoader)."""
     import torch  # noqa: PLC0415
 
-    model, opt = model_opt
-    loss_fn = torch.nn.CrossEntropyLoss()
-    n = len(xt)
-
-    def epoch():
-        order = torch.randperm(n) if shuffle else torch.arange(n)
-        total = 0.0
-        for i in range(0, n, BATCH):
-            idx = order[i : i + BATCH]
-            opt.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        return total / n
-
-    return clock(epoch)
+    return torch_fit_epoch(model_opt, xt, yt, BATCH, torch.nn.CrossEntropyLoss(), shuffle)
 
 
 class NumpyMLP:
