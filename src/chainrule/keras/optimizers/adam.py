@@ -13,6 +13,19 @@ from .base_optimizer import Optimizer
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam"]
 
 
+
+def _set_moments(opt, beta_1, beta_2, epsilon, beta_2_open=False) -> None:
+    """Check and store the moment decay rates and epsilon shared by the Adam family.
+
+    Raises:
+        ValueError: for ``beta_1`` outside [0, 1), ``beta_2`` outside [0, 1] (or [0, 1) when
+            ``beta_2_open``), or a negative ``epsilon``.
+    """
+    check_number("beta_1", beta_1, 0, 1, high_open=True)
+    check_number("beta_2", beta_2, 0, 1, high_open=beta_2_open)
+    check_number("epsilon", epsilon, 0)
+    opt.beta_1, opt.beta_2, opt.epsilon = beta_1, beta_2, epsilon
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2014), with Keras's epsilon convention.
 
@@ -53,12 +66,7 @@ class Adam(Optimizer):
         self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
     ):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        check_number("beta_1", beta_1, 0, 1, high_open=True)
-        check_number("beta_2", beta_2, 0, 1)
-        check_number("epsilon", epsilon, 0)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        _set_moments(self, beta_1, beta_2, epsilon)
         self.amsgrad = amsgrad
 
     def build(self, variables) -> None:
@@ -186,12 +194,7 @@ class Adamax(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        check_number("beta_1", beta_1, 0, 1, high_open=True)
-        check_number("beta_2", beta_2, 0, 1)
-        check_number("epsilon", epsilon, 0)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        _set_moments(self, beta_1, beta_2, epsilon)
 
     def build(self, variables) -> None:
         """Create the ``momentum`` and ``norm`` slots."""
@@ -261,12 +264,7 @@ class Nadam(Adam):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         # Adam's constructor would accept `amsgrad`, which Nadam does not have.
         Optimizer.__init__(self, learning_rate=learning_rate, **kwargs)
-        check_number("beta_1", beta_1, 0, 1, high_open=True)
-        check_number("beta_2", beta_2, 0, 1, high_open=True)
-        check_number("epsilon", epsilon, 0)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        _set_moments(self, beta_1, beta_2, epsilon, beta_2_open=True)
         self.amsgrad = False
 
     def build(self, variables) -> None:
