@@ -236,7 +236,7 @@ class Trainer:
         if batch_size is None:
             n = da.num_samples(("x", x), ("y", y), ("sample_weight", sample_weight))
             batch_size = math.ceil(n / steps)
-        b = ArrayBatchesChecked(x, y, sample_weight, batch_size, shuffle, self.dtype)
+        b = da.ArrayBatches(x, y, sample_weight, batch_size, shuffle, self.dtype)
         return b if steps is None else da.StepBatches(b, steps)
 
     def _standardize_x(self, x):
@@ -508,11 +508,3 @@ def _to_numpy(t):
 def _batch_len(x):
     first = da.tree_flatten(x)[0]
     return first.shape[0] if hasattr(first, "shape") and len(first.shape) else 1
-
-
-class ArrayBatchesChecked(da.ArrayBatches):
-    """Array batches; ``steps`` is the number per epoch (``math.ceil(n / batch_size)``)."""
-
-    def __init__(self, x, y, sample_weight, batch_size, shuffle, floatx):
-        super().__init__(x, y, sample_weight, batch_size, shuffle, floatx)
-        self.steps = math.ceil(self.n / batch_size)
