@@ -10,11 +10,11 @@ functional API instead of computing.
 from __future__ import annotations
 
 import inspect
-import re
 from collections import defaultdict
 
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
+from ..naming import to_snake_case
 from ..variables import Variable
 from .input_spec import assert_input_compatibility
 
@@ -28,12 +28,6 @@ def unique_name(prefix: str) -> str:
     n = _UIDS[prefix]
     _UIDS[prefix] += 1
     return prefix if n == 0 else f"{prefix}_{n}"
-
-
-def to_snake_case(name: str) -> str:
-    """``"BatchNormalization"`` -> ``"batch_normalization"``, ``"Conv2D"`` -> ``"conv2d"``."""
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def shape_of(x):

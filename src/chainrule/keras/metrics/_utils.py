@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
+from ..naming import to_snake_case
 
 _NAME_UIDS: defaultdict = defaultdict(int)
 
@@ -96,13 +96,6 @@ def divide_no_nan(a, b):
     b = np.asarray(b)
     safe = np.where(b == 0, 1, b)
     return np.where(b == 0, 0, a / safe).astype(np.result_type(a, b))
-
-
-def to_snake_case(name: str) -> str:
-    """``"BinaryAccuracy"`` -> ``"binary_accuracy"`` (Keras ``utils/naming.py`` rule)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def auto_name(class_name: str) -> str:

@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import collections
 import math
-import re
 
 from ...backend import np
+from ..naming import to_snake_case
 
-__all__ = ["auto_name", "check_number", "clip_gradients", "is_real", "snake_case"]
+__all__ = ["auto_name", "check_number", "clip_gradients", "is_real"]
 
 _NAME_UIDS: collections.defaultdict = collections.defaultdict(int)
 
 
-def snake_case(name: str) -> str:
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def auto_name(class_name: str) -> str:
     # Same naming as Keras's `auto_name`: "adam", "adam_1", ... per session.
-    base = snake_case(class_name)
+    base = to_snake_case(class_name)
     uid = _NAME_UIDS[base]
     _NAME_UIDS[base] += 1
     return base if uid == 0 else f"{base}_{uid}"
