@@ -3,7 +3,7 @@
 from .engine import backward, grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import gradcheck, numerical_grad
-from .primitive import Node, defvjp, defvjp_argnum, nondifferentiable, primitive
+from .primitive import Node, defvjp, defvjp_all, defvjp_argnum, nondifferentiable, primitive
 from .tensor import Tensor, as_array, tensor
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "primitive",
     "defvjp",
     "defvjp_argnum",
+    "defvjp_all",
     "nondifferentiable",
     "Node",
 ]

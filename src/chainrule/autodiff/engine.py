@@ -67,21 +67,24 @@ def _toposort(root):
     """
     order, visited = [], set()
     stack = [(root, False)]
-    pop, push, mark = stack.pop, stack.append, visited.add
+    pop, push, mark, place = stack.pop, stack.append, visited.add, order.append
     while stack:
         t, expanded = pop()
         if expanded:
-            order.append(t)
+            place(t)
             continue
-        if id(t) in visited:
+        k = id(t)
+        if k in visited:
             continue
-        mark(id(t))
-        push((t, True))
+        mark(k)
         node = t._node
-        if node is not None:
-            for _, p in node.parents:
-                if id(p) not in visited:
-                    push((p, False))
+        if node is None:
+            place(t)  # a leaf has no inputs to wait for
+            continue
+        push((t, True))
+        for _, p in node.parents:
+            if id(p) not in visited:
+                push((p, False))
     return order
 
 
@@ -96,22 +99,29 @@ def _run(root, seed, wanted):
     leaves = []
     found = {}
     collect = wanted is not None
+    take = grads.pop
     for t in reversed(_toposort(root)):
-        g = grads.pop(id(t), None)
+        k = id(t)
+        g = take(k, None)
         if g is None:
             continue
-        if collect and id(t) in wanted:
-            found[id(t)] = g
         node = t._node
+        if collect and k in wanted:
+            found[k] = g
         if node is None:
             if not collect:
                 leaves.append((t, g))
             continue
         op = node.op
-        vjps, by_argnum = op.vjps, op.vjp_argnum
+        vjps, by_argnum, every = op.vjps, op.vjp_argnum, op.vjp_all
         out, args, kwargs = node.out, node.args, node.kwargs
-        for i, p in node.parents:
-            if by_argnum is not None:
+        parents = node.parents
+        if every is not None:
+            every = every(tuple([i for i, _ in parents]), g, out, *args, **kwargs)
+        for i, p in parents:
+            if every is not None:
+                pg = every[i]
+            elif by_argnum is not None:
                 pg = by_argnum(i, g, out, *args, **kwargs)
             else:
                 vjp = vjps[i] if i < len(vjps) else None
@@ -130,8 +140,10 @@ def _run(root, seed, wanted):
             if pg.dtype != pdata.dtype:
                 pg = _cast(pg, pdata.dtype, op, i)
             k = id(p)
-            prev = grads.get(k)
-            grads[k] = pg if prev is None else prev + pg
+            if k in grads:
+                grads[k] = grads[k] + pg
+            else:
+                grads[k] = pg
     return leaves, found
 
 
@@ -149,7 +161,10 @@ def _seed(root, grad_output):
                 f"backward() needs a grad argument for a non-scalar tensor of shape "
                 f"{root.shape}; pass grad= with that shape"
             )
-        return np.ones_like(root.data)
+        d = root.data
+        if type(d) is np.ndarray:  # np.ones_like costs ~3 us of wrappers, on every step
+            return np.ones(d.shape, d.dtype)
+        return np.ones_like(d)  # CuPy arrays: dispatched to CuPy
     g = as_array(grad_output, root.dtype)
     if g.shape != root.shape:
         raise ValueError(f"grad has shape {g.shape} but the tensor has shape {root.shape}")
@@ -170,8 +185,10 @@ def _private(g, held):
     gradient and the caller's seed, can be one array; an in-place update of one (clipping,
     weight decay) would silently change the other. ``held`` has the ids of owners handed out.
     """
-    g = np.asarray(g)  # 0-d sums come back as NumPy scalars
-    key = id(_owner(g))
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)  # 0-d sums come back as NumPy scalars
+    base = g.base
+    key = id(g) if base is None else id(_owner(g))
     if key in held or not g.flags.writeable:  # read-only: a broadcast view
         g = g.copy()
         key = id(g)
@@ -223,15 +240,21 @@ def grad(outputs, inputs, grad_outputs=None):
     >>> cr.grad(x * x, [x])[0]
     array(6., dtype=float32)
     """
-    if isinstance(outputs, Tensor):
-        outputs = [outputs]
-    outputs = list(outputs)
-    if isinstance(inputs, Tensor):
-        inputs = [inputs]
-    inputs = list(inputs)
+    single = isinstance(outputs, Tensor)
+    outputs = [outputs] if single else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     for k, t in enumerate(inputs):
         if not isinstance(t, Tensor):
             raise TypeError(f"inputs[{k}] must be a Tensor, received {type(t).__name__}")
+    if single and grad_outputs is None:
+        # NOTE: the training step's case (one scalar loss), without the multi-output merging
+        root = outputs[0]
+        seed = _seed(root, None)
+        _, found = _run(root, seed, {id(t) for t in inputs})
+        held = {id(seed)}  # a fresh array: its own owner
+        zeros = np.zeros_like
+        return [zeros(t.data) if (g := found.get(id(t))) is None else _private(g, held)
+                for t in inputs]  # fmt: skip
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):

@@ -28,7 +28,8 @@ from ..backend import np
 from . import grad_mode
 from .tensor import Tensor
 
-__all__ = ["primitive", "defvjp", "defvjp_argnum", "Node", "Op", "nondifferentiable"]
+__all__ = ["primitive", "defvjp", "defvjp_argnum", "defvjp_all", "Node", "Op",
+           "nondifferentiable"]
 
 _STATE = grad_mode.STATE
 _FAST = frozenset((float, int, bool))  # passed through without checks
@@ -38,13 +39,14 @@ _NUMBER_TYPES = (numbers.Number, np.generic, np.ndarray, type(None), slice)
 class Op:
     """The record of one primitive: its name, forward function and VJPs (one per argument)."""
 
-    __slots__ = ("name", "fn", "vjps", "vjp_argnum", "nargs", "differentiable")
+    __slots__ = ("name", "fn", "vjps", "vjp_argnum", "vjp_all", "nargs", "differentiable")
 
     def __init__(self, fn, name, nargs, differentiable):
         self.name = name
         self.fn = fn
         self.vjps = ()
         self.vjp_argnum = None  # for variadic ops: vjp_argnum(i, g, out, *args, **kwargs)
+        self.vjp_all = None  # vjp_all(needs, g, out, *args, **kwargs) -> one gradient per arg
         self.nargs = nargs
         self.differentiable = differentiable
 
@@ -117,7 +119,7 @@ def primitive(fn=None, *, name=None, nargs=None, differentiable=True):
     opname = op.name
     differentiable = op.differentiable
     new = object.__new__
-    generic, asarray = np.generic, np.asarray
+    generic, asarray, ndarray = np.generic, np.asarray, np.ndarray
 
     def apply(*args, **kwargs):
         inputs = None  # (position, tensor) for each input that requires grad
@@ -131,7 +133,8 @@ def primitive(fn=None, *, name=None, nargs=None, differentiable=True):
                         inputs = [(i, a)]
                     else:
                         inputs.append((i, a))
-            elif (nargs is not None and i >= nargs) or type(a) in _FAST:
+            elif (nargs is not None and i >= nargs) or type(a) in _FAST or (
+                    type(a) is ndarray and a.dtype.kind in "biuf"):  # fmt: skip
                 push(a)
             else:
                 push(_coerce(a, opname))
@@ -146,7 +149,7 @@ def primitive(fn=None, *, name=None, nargs=None, differentiable=True):
         t.data = out
         t.grad = None
         if inputs is not None and state.enabled and differentiable:
-            if not op.vjps and op.vjp_argnum is None:
+            if not op.vjps and op.vjp_argnum is None and op.vjp_all is None:
                 raise NotImplementedError(f"op {opname!r} has no gradient rule (defvjp)")
             t.requires_grad = True
             t._node = Node(op, inputs, raw, kwargs, out)
@@ -203,6 +206,19 @@ def defvjp_argnum(op_fn, vjp_argnum):
     """Attach one gradient rule for all arguments of a variadic primitive (concatenate,
     stack): ``vjp_argnum(i, g, out, *args, **kwargs)`` returns the gradient for argument ``i``."""
     op_fn.op.vjp_argnum = vjp_argnum
+    return op_fn
+
+
+def defvjp_all(op_fn, vjp_all):
+    """Attach one gradient rule that returns every argument's gradient in one call.
+
+    ``vjp_all(needs, g, out, *args, **kwargs)`` returns a sequence with one entry per
+    positional array argument: the gradient for each position in ``needs`` (a tuple of the
+    positions that require grad), anything (None) elsewhere. Use it when the arguments'
+    gradients share work, as a fused op's do (a mask, a reshaped ``g``): computed once, not
+    once per argument. It takes precedence over ``defvjp`` rules.
+    """
+    op_fn.op.vjp_all = vjp_all
     return op_fn
 
 

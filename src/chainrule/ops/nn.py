@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..autodiff.primitive import defvjp, nondifferentiable, primitive
+from ..autodiff.primitive import defvjp, defvjp_all, nondifferentiable, primitive
 from ..backend import np
 
 __all__ = [
@@ -238,26 +238,52 @@ def one_hot(indices, num_classes, dtype="float32"):
     return out
 
 
-# NOTE: fused for speed: one node instead of matmul + add, and the bias gradient is one sum.
-@primitive
-def dense(x, kernel, bias):
-    """``x @ kernel + bias``: ``(..., in) x (in, units) + (units,) -> (..., units)``."""
-    return np.matmul(x, kernel) + bias
+# NOTE: fused for speed: one node instead of matmul + add (+ relu), the bias and the relu
+# applied in place on the fresh matmul result, and one gradient rule for all three inputs so
+# the relu mask is applied to g once.
+@primitive(nargs=3)
+def dense(x, kernel, bias, activation=None):
+    """``x @ kernel + bias``, then ``relu`` when ``activation="relu"``.
+
+    Shapes: ``(..., in) x (in, units) + (units,) -> (..., units)`` (any bias that broadcasts
+    to the result works). ``activation``: None (default) or ``"relu"`` (relu'(0) = 0, as
+    :func:`relu`).
+
+    Raises:
+        ValueError: for another ``activation``.
+    """
+    if activation not in (None, "relu"):
+        raise ValueError(f"dense(): activation must be None or 'relu', received {activation!r}")
+    out = np.matmul(x, kernel)
+    if type(out) is np.ndarray and out.shape[-1:] == np.shape(bias) and out.dtype == bias.dtype:
+        out += bias  # NOTE: in place on the fresh product: one array, not two
+    else:
+        out = out + bias
+    if activation == "relu":
+        np.maximum(out, 0, out=out)
+    return out
 
 
-def _dense_dkernel(g, out, x, kernel, bias):
-    if x.ndim == 2:
-        return x.T @ g
-    return x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+def _dense_vjp(needs, g, out, x, kernel, bias, activation=None):
+    if activation == "relu":
+        g = g * (out > 0)
+    gx = g @ kernel.T if 0 in needs else None
+    if 1 not in needs:
+        gk = None
+    elif x.ndim == 2:
+        gk = x.T @ g
+    else:
+        gk = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+    if 2 not in needs:
+        gb = None
+    elif np.ndim(bias) == 1:
+        gb = np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)  # skips ndarray.sum's wrapper
+    else:
+        gb = g  # a (1, units), (batch, units) or 0-d bias: the engine sums g back to its shape
+    return gx, gk, gb
 
 
-def _dense_dbias(g, out, x, kernel, bias):
-    if np.ndim(bias) == 1:
-        return g.reshape(-1, g.shape[-1]).sum(axis=0)
-    return g  # a (1, units), (batch, units) or 0-d bias: the engine sums g back to its shape
-
-
-defvjp(dense, lambda g, out, x, kernel, bias: g @ kernel.T, _dense_dkernel, _dense_dbias)
+defvjp_all(dense, _dense_vjp)
 
 
 # NOTE: fused for numerics: the gradient at logit 0 must be sigmoid(x) - z exactly (0.5 - z);

@@ -95,13 +95,11 @@ class Dense(Layer):
 
     def call(self, inputs):
         bias = self.bias if self.bias is not None else self._zero_bias
-        out = ops.dense(inputs, self.kernel, bias)
         act = self.activation
         if act is self._relu:
-            out = ops.relu(out)
-        elif act is not self._linear:
-            out = act(out)
-        return out
+            return ops.dense(inputs, self.kernel, bias, activation="relu")
+        out = ops.dense(inputs, self.kernel, bias)
+        return out if act is self._linear else act(out)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)

@@ -129,6 +129,8 @@ class Layer:
                     value.values() if isinstance(value, dict) else (value,)):  # fmt: skip
                 if isinstance(v, (Layer, Variable)) and all(v is not t for t in tracked):
                     tracked.append(v)
+        if name == "dtype":
+            self.__dict__.pop("_last_dtype", None)  # the autocast check must look again
         object.__setattr__(self, name, value)
 
     # -- weights --------------------------------------------------------------------------
@@ -280,10 +282,14 @@ class Layer:
         shape = shape_of(inputs)
         spec = self.input_spec
         if spec is not None and not isinstance(shape, (list, dict)):
-            # A spec is checked once per (spec, shape): every batch of a fit has the same.
-            if self._spec_checked != (spec, shape):
+            # A spec is checked once per (spec, shape): the batches of a fit have one shape,
+            # or two with a smaller last batch. A few shapes are remembered.
+            checked = self._spec_checked
+            if checked is None or checked[0] is not spec or len(checked[1]) > 8:
+                checked = self._spec_checked = (spec, set())
+            if shape not in checked[1]:
                 assert_input_compatibility(spec, shape, self.name)
-                self._spec_checked = (spec, shape)
+                checked[1].add(shape)
         if not self.built:
             self._build_input_shape = shape
             self.build(shape)
@@ -293,26 +299,38 @@ class Layer:
         """The computation; subclasses override it. The default returns the inputs."""
         return inputs
 
-    _spec_checked = None  # the (input_spec, shape) pair last found compatible
+    _spec_checked = None  # (input_spec, shapes found compatible with it)
+    _last_dtype = None  # the last float input dtype found equal to the layer's dtype
 
     def __call__(self, *args, **kwargs):
         if not args:
             raise ValueError(f"layer {self.name!r} was called without inputs")
         inputs = args[0]
-        if type(inputs) not in _CONCRETE and _is_symbolic(inputs):
+        kind = type(inputs)
+        if kind not in _CONCRETE and _is_symbolic(inputs):
             from .input_layer import symbolic_call  # noqa: PLC0415
 
             return symbolic_call(self, args, kwargs)
-        if not self._call_has_training:
-            kwargs.pop("training", None)
-        if not self._call_has_mask:
-            kwargs.pop("mask", None)
-        if self.autocast and isinstance(inputs, (np.ndarray, Tensor)) and inputs.dtype.kind == "f" \
-                and inputs.dtype != self.dtype:  # fmt: skip
-            inputs = inputs.astype(self.dtype)
-            args = (inputs, *args[1:])
-        if not self.built or self.input_spec is not None:
+        if kwargs:
+            if not self._call_has_training:
+                kwargs.pop("training", None)
+            if not self._call_has_mask:
+                kwargs.pop("mask", None)
+        if self.autocast and (kind in _CONCRETE or isinstance(inputs, (np.ndarray, Tensor))):
+            dt = inputs.dtype
+            if dt is not self._last_dtype:  # NOTE: one identity check per call on the hot path
+                if dt.kind == "f" and dt != self.dtype:
+                    inputs = inputs.astype(self.dtype)
+                    args = (inputs, *args[1:])
+                elif dt.kind == "f":
+                    self._last_dtype = dt
+        if not self.built:
             self._maybe_build(inputs)
+        elif self.input_spec is not None:
+            checked = self._spec_checked
+            if checked is None or checked[0] is not self.input_spec or kind not in _CONCRETE \
+                    or inputs.shape not in checked[1]:  # fmt: skip
+                self._maybe_build(inputs)
         out = self.call(*args, **kwargs)
         if self.activity_regularizer is not None:
             self._activity_losses = [self.activity_regularizer(out) / max(1, out.shape[0])]

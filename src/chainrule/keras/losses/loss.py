@@ -333,6 +333,15 @@ class LossFunctionWrapper(Loss):
         self.fn = fn
         self._fn_kwargs = kwargs
 
+    def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
+        if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean"):
+            fast = _FAST_MEANS.get(getattr(self.fn, "__name__", None))
+            if fast is not None and fast[0] is self.fn:
+                out = fast[1](y_true, y_pred, self._dtype, **self._fn_kwargs)
+                if out is not None:
+                    return out
+        return super().__call__(y_true, y_pred, sample_weight)
+
     def call(self, y_true, y_pred):
         y_true, y_pred = squeeze_or_expand_to_same_rank(_true_array(y_true), y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
@@ -357,6 +366,18 @@ class LossFunctionWrapper(Loss):
     def __repr__(self):
         fn = getattr(self.fn, "__name__", repr(self.fn))
         return f"<{type(self).__name__}({fn}, name={self.name!r}, kwargs={self._fn_kwargs})>"
+
+
+# NOTE: fused for speed. A loss function may register a one-node form of its unweighted
+# "sum_over_batch_size" mean for the inputs a training loop passes (a Tensor prediction and an
+# array target of matching shape); it returns None for anything else, and the general path
+# (conversions, rank matching, checks, reduction) runs. name -> (function, fast form)
+_FAST_MEANS: dict = {}
+
+
+def register_fast_mean(fn, fast) -> None:
+    """Register ``fast(y_true, y_pred, dtype, **kwargs) -> Tensor | None`` for loss ``fn``."""
+    _FAST_MEANS[fn.__name__] = (fn, fast)
 
 
 def _true_array(y_true):

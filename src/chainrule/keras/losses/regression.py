@@ -14,8 +14,8 @@ import math
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import epsilon, np
-from ._fused import mse_rows
-from .loss import BuiltinLoss, _data, _mean, _prepare
+from ._fused import mse_mean, mse_rows
+from .loss import BuiltinLoss, _data, _mean, _prepare, register_fast_mean
 
 __all__ = [
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
@@ -52,6 +52,23 @@ def mean_squared_error(y_true, y_pred) -> Tensor:
     if y_pred.ndim == 0:
         return ops.square(ops.subtract(y_true, y_pred))
     return mse_rows(y_true, y_pred)
+
+
+def _mse_fast(y_true, y_pred, dtype):
+    """The mean of :func:`mean_squared_error` as one node, or None to take the general path."""
+    if type(y_pred) is not Tensor or type(y_true) is not np.ndarray:
+        return None
+    p, t = y_pred.data, y_true
+    if p.dtype != dtype or p.ndim < 2 or p.size == 0 or t.dtype.kind not in "biuf":
+        return None
+    if t.ndim == 1 and p.ndim == 2 and p.shape[1] == 1:
+        t = t[:, None]  # (N,) against (N, 1): expanded, as squeeze_or_expand_to_same_rank does
+    if t.shape != p.shape:
+        return None
+    return mse_mean(t if t.dtype == dtype else t.astype(dtype), y_pred)
+
+
+register_fast_mean(mean_squared_error, _mse_fast)
 
 
 def half_mean_squared_error(y_true, y_pred) -> Tensor:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from ...backend import np
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic
 from .model import Model, adjust_input_rank, cast_input
+
+_FLOAT = np.dtype("float32")  # what inputs without a dtype count as (they pass unchanged)
 
 __all__ = ["Sequential"]
 
@@ -126,19 +129,23 @@ class Sequential(Model):
                 self.build(self._input_layer.batch_shape)
         return self.call(inputs, training=training)
 
-    _rank_ok = None  # (input batch_shape, data shape) last found to need no adjustment
+    _rank_ok = None  # (input batch_shape, data shapes found to need no adjustment)
 
     def call(self, inputs, training=None, mask=None):
         if self._input_layer is not None:
             ref = self._input_layer.batch_shape
             shape = getattr(inputs, "shape", None)
             # Every batch of a fit has the same shape: check it once, not per step.
-            if self._rank_ok is None or self._rank_ok[0] != ref or self._rank_ok[1] != shape:
+            ok = self._rank_ok
+            if ok is None or ok[0] != ref or shape not in ok[1]:
                 adjusted = adjust_input_rank(inputs, ref, f"input {self._input_layer.name!r}")
                 if adjusted is inputs and shape is not None:
-                    self._rank_ok = (ref, shape)
+                    if ok is None or ok[0] != ref or len(ok[1]) > 8:
+                        ok = self._rank_ok = (ref, set())
+                    ok[1].add(shape)  # a smaller last batch makes a second shape
                 inputs = adjusted
-            inputs = cast_input(inputs, self._input_layer.dtype)
+            if getattr(inputs, "dtype", _FLOAT).kind != "f":  # bool/int data: cast once
+                inputs = cast_input(inputs, self._input_layer.dtype)
         x = inputs
         for layer in self._stack:
             x = layer(x, training=training)

@@ -433,6 +433,42 @@ class Optimizer(OptimizerStateMixin):
         self._iterations += 1
         self._const_cache.clear()
 
+    def _apply_from_fit(self, grads: list, variables: list) -> None:
+        """``apply`` for ``fit``'s own training step.
+
+        The gradients come from ``chainrule.grad``: one array per variable, of its shape and
+        dtype, never None, and ``variables`` is the list this optimizer was built on, so the
+        checks and conversions of ``apply`` cannot fail and are skipped. A subclass that
+        overrides ``apply`` is called through it; the other features (loss scaling, gradient
+        accumulation, EMA, variable constraints) take ``apply``'s own path.
+        """
+        if (type(self).apply is not Optimizer.apply or self.loss_scale_factor is not None
+                or self.gradient_accumulation_steps or self.use_ema
+                or not self._fit_plain(variables)):  # fmt: skip
+            self.apply(grads, variables)
+            return
+        if (self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay
+                or type(self)._backend_update_step is not Optimizer._backend_update_step
+                or type(self)._update is not Optimizer._update):
+            self._update(grads, variables)
+        else:  # the plain rule, one call per variable
+            lr = self._get_current_learning_rate()
+            step = self.update_step
+            for g, v in zip(grads, variables):
+                step(g, v, lr)
+        self._iterations += 1
+        self._const_cache.clear()
+
+    def _fit_plain(self, variables) -> bool:
+        """True when no variable in ``variables`` has a ``constraint`` attribute for ``apply``
+        to honour (asked once per list, since ``fit`` passes the same list every step)."""
+        seen = self.__dict__.get("_plain_for")
+        if seen is not None and seen[0] is variables:
+            return seen[1]
+        plain = all(getattr(v, "constraint", None) is None for v in variables)
+        self.__dict__["_plain_for"] = (variables, plain)
+        return plain
+
     def _update(self, grads, variables) -> None:
         grads = self._clip_gradients(grads)
         lr = self._get_current_learning_rate()

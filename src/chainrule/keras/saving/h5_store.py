@@ -68,7 +68,7 @@ def _skipset(obj) -> set:
     skip |= {"_stack", "_input_layer", "_layer_list", "_nodes", "_inputs_struct",
              "_outputs_struct", "inputs", "outputs", "history", "loss", "_compile_loss",
              "_compile_metrics", "_loss_tracker", "_compile_config",
-             "_trainable_cache"}  # fmt: skip
+             "_fit_cache"}  # fmt: skip
     _SKIP.update(skip)
     return set(skip)
 

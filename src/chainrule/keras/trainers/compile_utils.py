@@ -165,6 +165,9 @@ class CompileLoss:
             self.build(y_true, y_pred)
         if len(self._built) == 1:
             fn, w = self._built[0]
+            if type(y_pred) is Tensor and type(y_true) is np.ndarray:  # the common case
+                loss = fn(y_true, y_pred, sample_weight)
+                return loss if w == 1.0 else loss * w
             if isinstance(y_true, (list, tuple, dict)) or isinstance(y_pred, (list, tuple, dict)):
                 outs, names = _split_outputs(y_pred, self._names)
                 y_true, y_pred = _split_targets(y_true, names)[0], outs[0]

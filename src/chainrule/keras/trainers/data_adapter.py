@@ -151,10 +151,23 @@ class ArrayBatches:
         self.floatx = np.dtype(floatx)
         self.steps = max(1, math.ceil(self.n / batch_size)) if self.n else 0
 
+    def _plain(self, a):
+        """True when ``a`` is None or an in-memory array whose rows need no conversion."""
+        if a is None:
+            return True
+        return type(a) is np.ndarray and (a.dtype.kind != "f" or a.dtype == self.floatx)
+
     def __iter__(self):
         n, b, fx = self.n, self.batch_size, self.floatx
         if self.shuffle and self.shuffle != "batch":
             order = rng().permutation(n)
+            x, y = self.x, self.y
+            if self.sample_weight is None and self._plain(x) and self._plain(y):
+                # NOTE: the common case, plain arrays: two fancy-indexing calls per batch
+                for i in range(0, n, b):
+                    idx = order[i:i + b]
+                    yield (x[idx],) if y is None else (x[idx], y[idx])
+                return
             for i in range(0, n, b):
                 idx = order[i:i + b]
                 yield _pack(_take(self.x, idx, fx), _take(self.y, idx, fx),

@@ -171,7 +171,8 @@ class Trainer:
         total = None
         if self._compile_loss is not None and y is not None:
             total = self._compile_loss(y, y_pred, sample_weight)
-        for extra in self.losses:
+        cache = self._fit_cache
+        for extra in self.losses if cache is None else cache.losses():
             total = extra if total is None else total + extra
         if total is None:
             raise ValueError(
@@ -191,11 +192,15 @@ class Trainer:
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         self._track_loss(loss, _batch_len(x))
-        trainable = self._trainable_cache or self.trainable_weights
-        grads = _grad(loss, trainable) if trainable else []
+        cache = self._fit_cache
+        trainable = self.trainable_weights if cache is None else cache.trainable
         if trainable:
-            self.optimizer.apply(grads, trainable)
-            self._apply_constraints(trainable)
+            grads = _grad(loss, trainable)
+            if cache is None:
+                self.optimizer.apply(grads, trainable)
+                self._apply_constraints(trainable)
+            else:
+                cache.apply(grads)
         if y is not None and self._compile_metrics is not None:
             self._compile_metrics.update_state(y, y_pred, sample_weight)
         return None  # logs are read once per epoch (or per batch when callbacks need them)
@@ -295,8 +300,7 @@ class Trainer:
                            verbose=verbose, epochs=epochs, steps=batches.steps)  # fmt: skip
         batch_hooks = getattr(cbs, "has_batch_hooks", True)
         self.stop_training = False
-        self._trainable_cache = self.trainable_weights
-        self.optimizer.build(self._trainable_cache)
+        self._fit_cache = _FitCache(self)
         try:
             custom_step = type(self).train_step is not Trainer.train_step
             cbs.on_train_begin()
@@ -330,11 +334,11 @@ class Trainer:
                 if self.stop_training:
                     break
         finally:
-            self._trainable_cache = None  # also after an exception: never a stale list
+            self._fit_cache = None  # also after an exception: never a stale list
         cbs.on_train_end(epoch_logs)
         return self.history
 
-    _trainable_cache = None
+    _fit_cache = None
 
     def _build_for_data(self, batches):
         """Build the model on the first batch's shape (before callbacks see it)."""
@@ -505,6 +509,60 @@ def _to_numpy(t):
     return t.numpy() if isinstance(t, Tensor) else np.asarray(t)
 
 
+class _FitCache:
+    """What every step of one ``fit`` call needs and cannot change during it: the trainable
+    variables (built into the optimizer), those with constraints, and the layers that can add
+    losses. Read once per ``fit`` instead of walking the layers on every step."""
+
+    __slots__ = ("model", "trainable", "constrained", "loss_layers", "optimizer", "_apply")
+
+    def __init__(self, model):
+        from ..layers.layer import Layer  # noqa: PLC0415 - layers import the trainer's module
+
+        self.model = model
+        self.trainable = model.trainable_weights
+        self.optimizer = model.optimizer
+        self.optimizer.build(self.trainable)
+        self.constrained = [v for v in self.trainable if getattr(v, "_constraint", None)]
+        layers = _flat_layers(model)
+        # A class that overrides `losses` is asked through the property on every step.
+        plain = all(type(la).losses is Layer.losses for la in layers)
+        self.loss_layers = layers if plain else None
+        index = getattr(self.optimizer, "_index", None) or {}
+        known = all(id(v) in index for v in self.trainable)  # else apply() raises, naming it
+        self._apply = getattr(self.optimizer, "_apply_from_fit", None) if known else None
+
+    def losses(self):
+        """``model.losses`` in its order: each layer's regularizers, then its activity losses."""
+        if self.loss_layers is None:
+            return self.model.losses
+        out = []
+        for la in self.loss_layers:
+            if la._regularized:
+                out.extend(reg(var) for reg, var in la._regularized)
+            if la._activity_losses:
+                out.extend(la._activity_losses)
+        return out
+
+    def apply(self, grads):
+        if self._apply is not None:
+            self._apply(grads, self.trainable)
+        else:
+            self.optimizer.apply(grads, self.trainable)
+        for v in self.constrained:
+            v.assign(np.asarray(v._constraint(v.data), dtype=v.dtype))
+
+
+def _flat_layers(layer):
+    """``layer`` and all its sub-layers, depth first, in ``Layer.losses``'s order."""
+    out = [layer]
+    for sub in layer._sublayers():
+        out.extend(_flat_layers(sub))
+    return out
+
+
 def _batch_len(x):
+    if type(x) is np.ndarray and x.ndim:
+        return x.shape[0]
     first = da.tree_flatten(x)[0]
     return first.shape[0] if hasattr(first, "shape") and len(first.shape) else 1
