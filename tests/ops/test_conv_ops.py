@@ -268,3 +268,55 @@ def test_bad_strides_and_padding():
         ops.conv(x, k, strides=0)
     with pytest.raises(ValueError, match=r"padding must be 'valid', 'same' or 'causal'"):
         ops.conv(x, k, padding="full")
+
+
+# -- fast paths (ops/_conv_fast.py): 2x2 max pooling, strided im2col, kept windows, bias -----------
+def _torch_max_pool_2x2(x, g):
+    xt = _to_torch_x(x)
+    yt = F.max_pool2d(xt, 2, 2)
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    return np.moveaxis(yt.detach().numpy(), 1, -1), np.moveaxis(xt.grad.numpy(), 1, -1)
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 2, 1), (2, 7, 5, 3), (1, 26, 26, 16), (3, 11, 11, 32),
+                                   (2, 6, 9, 4)])
+def test_max_pool_2x2_matches_torch(shape):
+    # relu'd values: a quarter of the windows are all zeros (four-way ties)
+    x = np.maximum(_rand(*shape), 0)
+    for padding in ("valid", "same"):  # "same" on even sizes pads nothing: the fast path too
+        if padding == "same" and (shape[1] % 2 or shape[2] % 2):
+            continue
+        out, (gx,), g = _ours(lambda a, p=padding: ops.max_pool(a, 2, None, p), [x])
+        ref, gref = _torch_max_pool_2x2(x, g)
+        np.testing.assert_array_equal(out, ref)
+        np.testing.assert_array_equal(gx, gref)
+
+
+def test_max_pool_2x2_every_tie_pattern_matches_torch():
+    # all 16 patterns of a 2x2 window over {0, 1}, side by side; ties go to the first maximum
+    # in row-major order (torch's rule and the general path's)
+    bits = np.array(list(np.ndindex(2, 2, 2, 2)), dtype="float32")  # (16, 4)
+    x = bits.reshape(16, 2, 2).transpose(1, 0, 2).reshape(1, 2, 32, 1)
+    x = np.concatenate([x, -x, x + 3], axis=-1)  # three channels, ties of 0s, 1s, -1s and 3s
+    out, (gx,), g = _ours(lambda a: ops.max_pool(a, 2), [x])
+    ref, gref = _torch_max_pool_2x2(x, g)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(gx, gref)
+
+
+def test_max_pool_2x2_infinite_upstream_gradient_stays_exact():
+    # an infinite g must not turn the non-maximum positions into NaN (inf * 0)
+    x = _rand(1, 4, 6, 2)
+    xt = cr.tensor(x, requires_grad=True)
+    g = np.ones((1, 2, 3, 2), "float32")
+    g[0, 1, 2, 1] = np.inf
+    (gx,) = cr.grad((ops.max_pool(xt, 2) * g).sum(), [xt])
+    _, gref = _torch_max_pool_2x2(x, g)
+    np.testing.assert_array_equal(gx, gref)
+
+
+def test_max_pool_2x2_grads_match_finite_differences():
+    x = RNG.permutation(70).reshape(1, 5, 7, 2).astype("float64") / 7  # odd: a remainder
+    f = lambda a: ops.max_pool(a, 2)  # noqa: E731
+    _, (gx,), g = _ours(f, [x])
+    np.testing.assert_allclose(gx, _numeric_grads(f, [x], g)[0], rtol=1e-6, atol=1e-7)

@@ -18,6 +18,7 @@ import math
 
 from ..autodiff.primitive import defvjp, primitive
 from ..backend import np
+from . import _conv_fast as _fast
 from .shape import transpose
 
 __all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
@@ -234,6 +235,8 @@ def pool_general(x, pool_size, strides, pads, mode):
     mean of the window's *input* elements; padded positions are left out of the count
     (Keras's "same" average pooling). Shapes: ``(N, *S, C) -> (N, *O, C)``.
     """
+    if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
+        return _fast.max_pool_2x2(x)
     ones = (1,) * len(pool_size)
     xp = _pad(x, pads, -np.inf if mode == "max" else 0)
     osize = _osize(xp.shape[1:-1], pool_size, strides, ones)
@@ -263,6 +266,10 @@ def _pool_counts(size, pool_size, strides, pads, osize, dtype):
 
 
 def _pool_dx(g, out, x, pool_size, strides, pads, mode):
+    if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
+        dx = _fast.max_pool_2x2_grad(g, out, x)
+        if dx is not None:
+            return dx
     ones = (1,) * len(pool_size)
     pshape = _padded_shape(x.shape, pads)
     dxp = np.zeros(pshape, dtype=g.dtype)

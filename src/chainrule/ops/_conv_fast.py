@@ -1,0 +1,60 @@
+"""Array helpers behind the convolution and pooling primitives in ``conv.py``, written for speed.
+
+Channels-last arrays with few channels make NumPy's inner loops short (a run of ``C``
+contiguous floats, then a jump), and each inner loop costs a fixed overhead; every helper here
+is laid out so that its ufunc calls run over long contiguous stretches, or is one strided copy
+(``np.copyto`` from an ``as_strided`` view), which has a much smaller per-run cost than a ufunc.
+Measured on the benchmark's CNN shapes (``benchmarks/tasks/cnn.py``); see each ``# NOTE:``.
+"""
+
+from __future__ import annotations
+
+from ..backend import np
+
+
+# -- 2x2 max pooling with stride 2 and no padding (the common case) ----------------------------
+def is_pool_2x2(x, pool_size, strides, pads, mode):
+    """Whether ``pool_general``'s fast 2x2 path applies: 2-D max pooling, pool 2, stride 2,
+    no padding (also "same" on even sizes, whose padding is zero)."""
+    return (mode == "max" and x.ndim == 4 and pool_size == (2, 2) and strides == (2, 2)
+            and not any(lo or hi for lo, hi in pads))  # fmt: skip
+
+
+def max_pool_2x2(x):
+    """``(N, H, W, C) -> (N, H // 2, W // 2, C)``: the max of each 2x2 block; an odd last
+    row or column is dropped, as "valid" pooling does."""
+    n, h, w, c = x.shape
+    h2, w2 = h // 2, w // 2
+    # Rows (n, i, r, j, (s, c)): the max over r runs over whole rows of 2 * w2 * C elements;
+    # only the last max over s has C-element runs, on half the data.
+    xr = x[:, : 2 * h2, : 2 * w2].reshape(n, h2, 2, w2, 2 * c)
+    cmax = np.maximum(xr[:, :, 0], xr[:, :, 1])
+    return np.maximum(cmax[..., :c], cmax[..., c:])
+
+
+def max_pool_2x2_grad(g, out, x):
+    """The gradient of ``max_pool_2x2`` for ``x``: each ``g`` to its window's first maximum
+    in row-major order (TensorFlow's and PyTorch's tie rule), zero elsewhere.
+
+    Returns None when ``out`` has a NaN or ``g`` a non-finite value: the general path, which
+    selects with ``np.where``, handles those (``g * False`` would be NaN for an infinite g).
+    """
+    if np.isnan(out).any() or not np.isfinite(g).all():
+        return None
+    n, h, w, c = x.shape
+    h2, w2 = h // 2, w // 2
+    xr = x[:, : 2 * h2, : 2 * w2].reshape(n, h2, 2, w2, 2, c)
+    # NOTE: the first maximum in row-major order is in row 0 iff row 0 holds the maximum,
+    # and then in that row's column 0 iff column 0 >= column 1. Two comparisons replace the
+    # four "equal to the max and not yet taken" masks (4x faster at the benchmark's shapes).
+    row0 = np.maximum(xr[:, :, 0, :, 0], xr[:, :, 0, :, 1]) == out
+    col0 = xr[..., 0, :] >= xr[..., 1, :]  # (n, h2, 2, w2, c): column 0 wins, per row
+    grow = np.empty((n, h2, 2, w2, c), dtype=g.dtype)  # g routed to row 0 or row 1
+    np.multiply(g, row0, out=grow[:, :, 0])
+    np.multiply(g, ~row0, out=grow[:, :, 1])
+    odd = h % 2 or w % 2
+    dx = (np.zeros if odd else np.empty)(x.shape, dtype=g.dtype)
+    dr = dx[:, : 2 * h2, : 2 * w2].reshape(n, h2, 2, w2, 2, c)
+    np.multiply(grow, col0, out=dr[..., 0, :])
+    np.multiply(grow, ~col0, out=dr[..., 1, :])
+    return dx
