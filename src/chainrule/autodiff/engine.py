@@ -5,6 +5,8 @@ Readable in one sitting, like micrograd's engine: everything about reverse mode 
 
 from __future__ import annotations
 
+import heapq
+
 from ..backend import np
 from .tensor import Tensor, as_array
 
@@ -58,60 +60,29 @@ def _cast(pg, dtype, op, i):
     return pg.astype(dtype)
 
 
-def _toposort(root):
-    """Tensors reachable from ``root`` through recorded nodes, each after all its inputs.
-
-    Iterative depth-first post-order (no recursion limit on deep graphs); a tensor is marked
-    when it is expanded, so a value reached along several paths is placed once, after all
-    of its inputs.
-    """
-    order, visited = [], set()
-    stack = [(root, False)]
-    pop, push, mark, place = stack.pop, stack.append, visited.add, order.append
-    while stack:
-        t, expanded = pop()
-        if expanded:
-            place(t)
-            continue
-        k = id(t)
-        if k in visited:
-            continue
-        mark(k)
-        node = t._node
-        if node is None:
-            place(t)  # a leaf has no inputs to wait for
-            continue
-        push((t, True))
-        for _, p in node.parents:
-            if id(p) not in visited:
-                push((p, False))
-    return order
-
-
 def _run(root, seed, wanted):
     """Walk the graph backwards from ``root`` with upstream gradient ``seed``.
 
+    Tensors are taken from a heap in decreasing node ``seq`` (creation order): every consumer
+    of a tensor was created after it, so when a tensor is taken its gradient is complete. Only
+    tensors that receive a gradient are visited; no topological sort is built first.
+
     Returns ``(leaves, found)``: when ``wanted`` is None, the list of ``(leaf, gradient)`` for
-    every leaf that requires grad; otherwise the dict ``id(tensor) -> gradient`` for the ids
-    in ``wanted``.
+    every leaf reached; otherwise the dict ``id(tensor) -> gradient`` for the ids in
+    ``wanted``.
     """
-    grads = {id(root): seed}
-    leaves = []
-    found = {}
     collect = wanted is not None
-    take = grads.pop
-    for t in reversed(_toposort(root)):
-        k = id(t)
-        g = take(k, None)
-        if g is None:
-            continue
-        node = t._node
+    found = {}
+    grads = {id(root): seed}
+    reached = [root] if root._node is None else []  # leaves, in the order first reached
+    heap = [] if root._node is None else [(-root._node.seq, id(root), root)]
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        _, k, t = pop(heap)
+        g = grads.pop(k)
         if collect and k in wanted:
             found[k] = g
-        if node is None:
-            if not collect:
-                leaves.append((t, g))
-            continue
+        node = t._node
         op = node.op
         vjps, by_argnum, every = op.vjps, op.vjp_argnum, op.vjp_all
         out, args, kwargs = node.out, node.args, node.kwargs
@@ -139,11 +110,25 @@ def _run(root, seed, wanted):
                 pg = unbroadcast(pg, pdata.shape, op.name, i)
             if pg.dtype != pdata.dtype:
                 pg = _cast(pg, pdata.dtype, op, i)
-            k = id(p)
-            if k in grads:
-                grads[k] = grads[k] + pg
+            kp = id(p)
+            if kp in grads:  # reached before: already waiting in the heap (or a leaf)
+                grads[kp] = grads[kp] + pg
             else:
-                grads[k] = pg
+                grads[kp] = pg
+                pn = p._node
+                if pn is None:
+                    reached.append(p)
+                else:
+                    push(heap, (-pn.seq, kp, p))  # the id breaks ties: never compares Tensors
+    leaves = []
+    for t in reached:
+        k = id(t)
+        g = grads.pop(k)
+        if collect:
+            if k in wanted:
+                found[k] = g
+        else:
+            leaves.append((t, g))
     return leaves, found
 
 

@@ -21,6 +21,7 @@ have the broadcast shape: the engine sums it back to the input's shape (see ``en
 from __future__ import annotations
 
 import inspect
+import itertools
 import numbers
 
 from .. import backend
@@ -54,10 +55,18 @@ class Op:
         return f"<op {self.name}>"
 
 
-class Node:
-    """One recorded application of an op: the input tensors, their arrays, kwargs and output."""
+_SEQUENCE = itertools.count()
 
-    __slots__ = ("op", "parents", "args", "kwargs", "out")
+
+class Node:
+    """One recorded application of an op: the input tensors, their arrays, kwargs and output.
+
+    ``seq`` numbers nodes in creation order. A node is created after the nodes of all its
+    inputs, so decreasing ``seq`` is a reverse topological order: the backward pass walks the
+    graph in that order without sorting it first.
+    """
+
+    __slots__ = ("op", "parents", "args", "kwargs", "out", "seq")
 
     def __init__(self, op, parents, args, kwargs, out):
         self.op = op
@@ -65,6 +74,7 @@ class Node:
         self.args = args  # the arrays (or plain values) the forward saw
         self.kwargs = kwargs
         self.out = out
+        self.seq = next(_SEQUENCE)
 
 
 def _coerce(value, opname):
