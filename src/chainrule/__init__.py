@@ -9,6 +9,7 @@ array([2., 4., 6.], dtype=float32)
 """
 
 from . import backend
+from . import ops as _ops
 from .autodiff import (
     Tensor,
     backward,
@@ -26,22 +27,31 @@ from .autodiff import (
     tensor,
 )
 from .backend import floatx, set_floatx, set_random_seed
-from .ops import *  # noqa: F403
-from .ops import __all__ as _ops_all
+
+# The ops, bound here without loading the lazy families (conv, recurrent; see chainrule.ops).
+globals().update({_name: getattr(_ops, _name) for _name in _ops._EAGER})
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "grad", "backward", "no_grad", "enable_grad", "is_grad_enabled",
     "set_grad_enabled", "primitive", "defvjp", "defvjp_argnum", "nondifferentiable", "gradcheck",
-    "numerical_grad", "set_random_seed", "floatx", "set_floatx", "backend", *_ops_all,
+    "numerical_grad", "set_random_seed", "floatx", "set_floatx", "backend", *_ops.__all__,
 ]  # fmt: skip
 
 
 def __getattr__(name):
-    # `chainrule.keras` is imported on first use so `import chainrule` stays light.
+    # `chainrule.keras` and the lazy op families load on first use so `import chainrule` stays
+    # light.
     if name == "keras":
         import importlib  # noqa: PLC0415
 
         return importlib.import_module(".keras", __name__)
+    if name in _ops._LAZY_NAMES:
+        value = globals()[name] = getattr(_ops, name)
+        return value
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -8,8 +8,6 @@ chainrule uses.
 
 from __future__ import annotations
 
-import random as _pyrandom
-
 import numpy as np
 
 __all__ = [
@@ -26,7 +24,9 @@ __all__ = [
 _FLOATX = np.dtype("float32")
 _EPSILON = 1e-7
 _cupy = None  # imported on first request by ``use_cupy``
-_RNG = np.random.default_rng()
+# Made on the first draw: ``numpy.random`` (and the ``secrets``, ``hashlib`` and ``threading``
+# it imports) costs ~25 ms, a tenth of ``import chainrule.keras``, and NumPy 2 loads it lazily.
+_RNG = None
 
 
 def array_module(x):
@@ -73,6 +73,9 @@ def epsilon() -> float:
 
 def rng() -> np.random.Generator:
     """The generator behind every random draw in chainrule (initializers, dropout, shuffling)."""
+    global _RNG
+    if _RNG is None:
+        _RNG = np.random.default_rng()
     return _RNG
 
 
@@ -83,10 +86,12 @@ def set_random_seed(seed: int) -> None:
     Raises:
         ValueError: if ``seed`` is not a non-negative integer.
     """
+    import random  # noqa: PLC0415 - only seeding needs it; kept off the import path
+
     global _RNG
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, received seed={seed!r}")
     seed = int(seed)
     _RNG = np.random.default_rng(seed)
     np.random.seed(seed % (2**32))
-    _pyrandom.seed(seed)
+    random.seed(seed)

@@ -1,23 +1,69 @@
-"""The differentiable op library, and the Tensor operators built on it."""
+"""The differentiable op library, and the Tensor operators built on it.
+
+The convolution/pooling and recurrent families load on first use (PEP 562 ``__getattr__``):
+``import chainrule.keras`` does not need them, and compiling and loading them was a fifth of
+its import time. ``chainrule.ops.conv2d``-style access, ``from chainrule.ops import lstm_scan``
+and ``from chainrule.ops import *`` all work as if they were imported eagerly.
+"""
+
+import importlib
+import sys
+import types
 
 from ..autodiff.tensor import Tensor
-from .conv import *  # noqa: F403
-from .conv import __all__ as _cv
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _ew
 from .linalg import *  # noqa: F403
 from .linalg import __all__ as _la
 from .nn import *  # noqa: F403
 from .nn import __all__ as _nn
-from .recurrent import *  # noqa: F403
-from .recurrent import __all__ as _rec
 from .reduction import *  # noqa: F403
 from .reduction import __all__ as _red
 from .shape import *  # noqa: F403
 from .shape import __all__ as _sh
 from .shape import _shape_arg, _unwrap_index
 
-__all__ = [*_ew, *_la, *_nn, *_red, *_sh, *_cv, *_rec]
+# The public names of the lazily loaded submodules (a test checks them against their __all__).
+_LAZY = {
+    "conv": ("conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
+             "average_pool", "conv_padding", "conv_output_size"),
+    "recurrent": ("simple_rnn_scan", "lstm_scan", "gru_scan"),
+}  # fmt: skip
+_LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
+_EAGER = [*_ew, *_la, *_nn, *_red, *_sh]
+__all__ = [*_EAGER, *_LAZY_NAMES]
+
+
+def _bind(module):
+    """Bind a lazily loaded submodule's public names here. Runs after the import system has
+    set the submodule as an attribute, so the op ``conv`` replaces the module ``conv``."""
+    for name in module.__all__:
+        globals()[name] = getattr(module, name)
+
+
+class _OpsModule(types.ModuleType):
+    """``chainrule.ops`` itself: when the import system attaches a lazy submodule (on first use,
+    or on a direct ``import chainrule.ops.conv``), its ops are bound at once."""
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            _bind(value)
+
+
+sys.modules[__name__].__class__ = _OpsModule
+
+
+def __getattr__(name):
+    module = _LAZY_NAMES.get(name, name if name in _LAZY else None)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    importlib.import_module(f".{module}", __name__)  # binds its ops through _OpsModule
+    return globals()[name]
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})
 
 
 def _install_operators():
