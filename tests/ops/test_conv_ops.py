@@ -320,3 +320,45 @@ def test_max_pool_2x2_grads_match_finite_differences():
     f = lambda a: ops.max_pool(a, 2)  # noqa: E731
     _, (gx,), g = _ours(f, [x])
     np.testing.assert_allclose(gx, _numeric_grads(f, [x], g)[0], rtol=1e-6, atol=1e-7)
+
+
+def _torch_conv2d(x, w, b, g, groups=1):
+    xt, wt = _to_torch_x(x), _to_torch_w(w)
+    bt = torch.tensor(b, requires_grad=True)
+    yt = F.conv2d(xt, wt, bt, groups=groups)
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    return (np.moveaxis(yt.detach().numpy(), 1, -1), np.moveaxis(xt.grad.numpy(), 1, -1),
+            _from_torch_w(wt.grad.numpy(), 2), bt.grad.numpy())  # fmt: skip
+
+
+@pytest.mark.parametrize("xshape,kshape,groups", [
+    ((1, 28, 28, 1), (3, 3, 1, 16), 1),  # the benchmark's first layer, batch of 1 (C=1 path)
+    ((3, 13, 13, 16), (3, 3, 16, 32), 1),  # its second layer (strided-copy im2col)
+    ((2, 7, 6, 4), (2, 3, 1, 4), 4),  # one filter per group: a non-contiguous GEMM result
+])  # fmt: skip
+def test_conv2d_with_bias_matches_torch_on_benchmark_shapes(xshape, kshape, groups):
+    x, w, b = _rand(*xshape), _rand(*kshape), _rand(kshape[-1])
+    out, grads, g = _ours(lambda a, k, c: ops.conv(a, k, c), [x, w, b])
+    for got, want in zip((out, *grads), _torch_conv2d(x, w, b, g, groups), strict=True):
+        _close(got, want)
+
+
+def test_conv_kept_windows_live_only_as_long_as_the_output():
+    import gc  # noqa: PLC0415
+
+    from chainrule.ops import _conv_fast  # noqa: PLC0415
+
+    x, w = _rand(2, 6, 5, 3), _rand(3, 3, 3, 4)
+    before = len(_conv_fast._KEPT)
+    with cr.no_grad():
+        ops.conv(x, w)
+    assert len(_conv_fast._KEPT) == before  # nothing kept without grad mode
+    wt = cr.tensor(w, requires_grad=True)
+    y = ops.conv(x, wt)
+    assert len(_conv_fast._KEPT) == before + 1
+    (gw,) = cr.grad(y.sum(), [wt])
+    (gw2,) = cr.grad(y.sum(), [wt])  # a second backward over the same graph: same windows
+    np.testing.assert_array_equal(gw, gw2)
+    del y
+    gc.collect()
+    assert len(_conv_fast._KEPT) == before

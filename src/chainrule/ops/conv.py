@@ -13,7 +13,6 @@ over samples or pixels (DESIGN.md section 4).
 
 from __future__ import annotations
 
-import itertools
 import math
 
 from ..autodiff.primitive import defvjp, primitive
@@ -26,25 +25,7 @@ __all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_po
 
 
 # -- helpers on plain arrays ---------------------------------------------------------------
-def _offsets(ksize):
-    return itertools.product(*(range(k) for k in ksize))
-
-
-def _window(offset, strides, dilation, osize):
-    """The slice of the padded input that kernel ``offset`` sees, for every output position."""
-    return (slice(None),) + tuple(
-        slice(k * d, k * d + s * (o - 1) + 1, s)
-        for k, s, d, o in zip(offset, strides, dilation, osize, strict=True)
-    )
-
-
-def _im2col(xp, ksize, strides, dilation, osize):
-    """``(N, *P, C) -> (N, *O, *K, C)``: every window of the padded input, one copy per offset."""
-    cols = np.empty((xp.shape[0], *osize, *ksize, xp.shape[-1]), dtype=xp.dtype)
-    lead = (slice(None),) * (1 + len(osize))
-    for off in _offsets(ksize):
-        cols[lead + off] = xp[_window(off, strides, dilation, osize)]
-    return cols
+_offsets, _window, _im2col = _fast.offsets, _fast.window, _fast.im2col
 
 
 def _col2im(cols, pshape, ksize, strides, dilation, osize):
@@ -141,7 +122,11 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups):
     out = _grouped_matmul(cols, kernel.reshape(cols.shape[1], -1, kernel.shape[-1]), groups)
     if bias is not None:
         out += bias
-    return out.reshape(x.shape[0], *osize, kernel.shape[-1])
+    out = out.reshape(x.shape[0], *osize, kernel.shape[-1])
+    # NOTE: the windows are kept for the kernel gradient (one im2col per step instead of
+    # two), for as long as the output lives; the memory is prod(K) times the input's.
+    _fast.keep(out, cols)
+    return out
 
 
 def _conv_dx(g, out, x, kernel, bias, strides, dilation, pads, groups):
@@ -157,9 +142,9 @@ def _conv_dx(g, out, x, kernel, bias, strides, dilation, pads, groups):
 
 
 def _conv_dkernel(g, out, x, kernel, bias, strides, dilation, pads, groups):
-    # NOTE: the windows are rebuilt rather than kept from the forward: one extra copy of the
-    # input per step, against holding every layer's im2col buffer alive until backward.
-    cols, _, _ = _conv_cols(x, kernel, strides, dilation, pads)
+    cols = _fast.kept(out)
+    if cols is None:  # the forward ran without grad mode: rebuild the windows
+        cols, _, _ = _conv_cols(x, kernel, strides, dilation, pads)
     return _grouped_dkernel(cols, g.reshape(-1, g.shape[-1]), kernel.shape, groups)
 
 
