@@ -120,9 +120,9 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups):
     """
     cols, _, osize = _conv_cols(x, kernel, strides, dilation, pads)
     out = _grouped_matmul(cols, kernel.reshape(cols.shape[1], -1, kernel.shape[-1]), groups)
-    if bias is not None:
-        out += bias
     out = out.reshape(x.shape[0], *osize, kernel.shape[-1])
+    if bias is not None:
+        _fast.add_bias(out, bias)
     # NOTE: the windows are kept for the kernel gradient (one im2col per step instead of
     # two), for as long as the output lives; the memory is prod(K) times the input's.
     _fast.keep(out, cols)
@@ -133,10 +133,15 @@ def _conv_dx(g, out, x, kernel, bias, strides, dilation, pads, groups):
     r = x.ndim - 2
     ksize = kernel.shape[:r]
     k = math.prod(ksize)
-    dcols = _grouped_dcols(g.reshape(-1, g.shape[-1]), kernel.reshape(k, -1, kernel.shape[-1]),
-                           groups)  # fmt: skip
     osize = g.shape[1:-1]
     pshape = _padded_shape(x.shape, pads)
+    g2 = g.reshape(-1, g.shape[-1])
+    if groups == 1:
+        # (K, M, C): one GEMM per kernel offset, laid out so that col2im adds whole rows.
+        w = kernel.reshape(k, x.shape[-1], kernel.shape[-1]).transpose(0, 2, 1)
+        dcols = np.matmul(g2, w).reshape(k, x.shape[0], *osize, x.shape[-1])
+        return _crop(_fast.col2im(dcols, pshape, ksize, strides, dilation, osize), pads)
+    dcols = _grouped_dcols(g2, kernel.reshape(k, -1, kernel.shape[-1]), groups)
     dcols = dcols.reshape(x.shape[0], *osize, *ksize, x.shape[-1])
     return _crop(_col2im(dcols, pshape, ksize, strides, dilation, osize), pads)
 
@@ -149,7 +154,7 @@ def _conv_dkernel(g, out, x, kernel, bias, strides, dilation, pads, groups):
 
 
 defvjp(conv_general, _conv_dx, _conv_dkernel,
-       lambda g, out, x, kernel, bias, *a: g.reshape(-1, g.shape[-1]).sum(axis=0))  # fmt: skip
+       lambda g, out, x, kernel, bias, *a: _fast.bias_grad(g))  # fmt: skip
 
 
 # -- transposed convolution --------------------------------------------------------------------
@@ -208,7 +213,7 @@ def _convt_dkernel(g, out, x, kernel, bias, strides, dilation, crops):
 
 
 defvjp(conv_transpose_general, _convt_dx, _convt_dkernel,
-       lambda g, out, x, kernel, bias, *a: g.reshape(-1, g.shape[-1]).sum(axis=0))  # fmt: skip
+       lambda g, out, x, kernel, bias, *a: _fast.bias_grad(g))  # fmt: skip
 
 
 # -- pooling -----------------------------------------------------------------------------------
