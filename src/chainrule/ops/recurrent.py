@@ -3,9 +3,14 @@
 Each scan takes the input projection of every time step at once (``zx = x @ kernel + bias``,
 one GEMM done by the caller with ``dense``), the initial state and the recurrent kernel, and
 returns the state sequence. The forward is one Python loop over time (a GEMM and a few
-elementwise NumPy calls per step); the backward recomputes every gate from the saved states
-with one GEMM over all steps, then runs the reverse loop, and forms the recurrent-kernel
-gradient with one more GEMM.
+elementwise NumPy calls per step); the backward gets every gate (the LSTM saves them with
+tanh(c_t); SimpleRNN and GRU recompute them with one GEMM over all steps), forms the
+elementwise factors for all steps at once, runs the reverse loop (one GEMM per step), and forms
+the recurrent-kernel gradient with one more GEMM over all steps.
+
+Speed: the per-step work is a handful of NumPy calls on ``(batch, units)`` blocks, so the
+buffers are laid out time-major (each step's slice contiguous), the steps write into them with
+``out=``, and whatever does not depend on the previous step is done once over all steps.
 
 NOTE: fused for speed. Composing the recurrence from ops records ~15 nodes per time step; the
 engine overhead then dominates small layers (LSTM(64) over 20 steps was 3x slower composed).
@@ -126,13 +131,19 @@ defvjp(
 
 
 # -- LSTM (gate order i, f, c, o as Keras) -------------------------------------------------------
+_SCALES: dict = {}
+
+
 def _gate_scale(units, dtype):
     """``a, b`` with ``gates = a * tanh(a * z) + b``: sigmoid on i, f, o and tanh on c."""
-    a = np.full(4 * units, 0.5, dtype)
-    a[2 * units : 3 * units] = 1.0
-    b = np.full(4 * units, 0.5, dtype)
-    b[2 * units : 3 * units] = 0.0
-    return a, b
+    key = (units, np.dtype(dtype))
+    if key not in _SCALES:
+        a = np.full(4 * units, 0.5, dtype)
+        a[2 * units : 3 * units] = 1.0
+        b = np.full(4 * units, 0.5, dtype)
+        b[2 * units : 3 * units] = 0.0
+        _SCALES[key] = a, b
+    return _SCALES[key]
 
 
 @primitive
@@ -143,7 +154,7 @@ def lstm_scan(zx, h0, c0, rkernel, mask=None):
     ``c_t = f c_{t-1} + i g``; ``h_t = o tanh(c_t)`` (Hochreiter & Schmidhuber 1997; Keras
     ``LSTMCell``).
     """
-    T, B, G = zx.shape[1], zx.shape[0], zx.shape[2]
+    B, T, G = zx.shape
     U = G // 4
     dt = zx.dtype
     m = _masks(mask, T, dt)
@@ -152,21 +163,23 @@ def lstm_scan(zx, h0, c0, rkernel, mask=None):
     # folded into the input projection and the recurrent kernel once, not per step.
     za = np.multiply(np.swapaxes(zx, 0, 1), a, out=np.empty((T, B, G), dt))
     ra = (rkernel * a).astype(dt, copy=False)
-    out = np.empty((T, B, 7 * U), dt)
+    # Time-major buffers: every per-step slice is contiguous. The gates and tanh(c_t) are kept
+    # for the backward, which then needs no transcendental function.
+    gates = np.empty((T, B, G), dt)
+    tcs = np.empty((T, B, U), dt)
+    out = np.empty((T, B, 2 * U), dt)
     h = np.asarray(h0, dtype=dt)
     c = np.asarray(c0, dtype=dt)
-    z = np.empty((B, G), dt)
     ig = np.empty((B, U), dt)
     for t in range(T):
+        z = gates[t]
         np.matmul(h, ra, out=z)
         z += za[t]
         np.tanh(z, out=z)
         z *= a
         z += b
         np.multiply(z[:, :U], z[:, 2 * U : 3 * U], out=ig)
-        o = out[t]
-        hn, cn, tc = o[:, :U], o[:, U : 2 * U], o[:, 2 * U : 3 * U]
-        # the step writes straight into its output slots (no temporaries, no copies)
+        hn, cn, tc = out[t, :, :U], out[t, :, U:], tcs[t]
         np.multiply(z[:, U : 2 * U], c, out=cn)
         cn += ig
         np.tanh(cn, out=tc)
@@ -178,52 +191,73 @@ def lstm_scan(zx, h0, c0, rkernel, mask=None):
             hn -= h
             hn *= m[t]
             hn += h
-        o[:, 3 * U :] = z
         h, c = hn, cn
-    # [h, c | tanh(c), i, f, g, o]: the states are the result, the rest is saved for the VJP.
-    return _save(np.swapaxes(out[..., : 2 * U], 0, 1), out)
+    return _save(np.swapaxes(out, 0, 1), (gates, tcs))
+
+
+def _lstm_coefficients(gates, tcs, cs, c0):
+    """``p`` with ``dz_t = p_t * [dc, dc, dc, dh]`` and ``q`` with ``dc += dh * q_t``."""
+    T, B, G = gates.shape
+    U = G // 4
+    p = np.subtract(1, gates)
+    p *= gates  # sigmoid' = s (1 - s) on i, f, o (the g block is replaced below)
+    p4, g4 = p.reshape(T, B, 4, U), gates.reshape(T, B, 4, U)
+    i, gg, o = g4[:, :, 0], g4[:, :, 2], g4[:, :, 3]
+    p4[:, :, 0] *= gg
+    p4[0, :, 1] *= c0
+    p4[1:, :, 1] *= cs[:-1]
+    pg = p4[:, :, 2]
+    np.multiply(gg, gg, out=pg)
+    np.subtract(1, pg, out=pg)
+    pg *= i
+    p4[:, :, 3] *= tcs
+    q = np.multiply(tcs, tcs)
+    np.subtract(1, q, out=q)
+    q *= o
+    return p4, q
 
 
 def _lstm_grads(g, out, zx, h0, c0, rkernel, mask=None):
-    st = _SAVED[id(out)]
-    T, B, U7 = st.shape
-    U = U7 // 7
-    dt = zx.dtype
-    hs, cs, tc = st[..., :U], st[..., U : 2 * U], st[..., 2 * U : 3 * U]
-    i, f, gg, o = (st[..., (3 + k) * U : (4 + k) * U] for k in range(4))
-    hp, cp = _previous(hs, h0), _previous(cs, c0)
+    gates, tcs = _SAVED[id(out)]
+    T, B, G = gates.shape
+    U = G // 4
+    dt = gates.dtype
+    st = np.swapaxes(out, 0, 1)  # the forward's time-major [h, c] buffer
+    hs, cs = st[..., :U], st[..., U:]
+    c0 = np.asarray(c0, dtype=dt)
+    p4, q = _lstm_coefficients(gates, tcs, cs, c0)
     m = _masks(mask, T, dt)
-    # dz = [dc * g i(1-i), dc * c_prev f(1-f), dc * i (1-g^2), dh * tanh(c) o(1-o)]
-    pc = np.empty((T, B, 3, U), dt)
-    np.multiply(gg * i, 1 - i, out=pc[:, :, 0])
-    np.multiply(cp * f, 1 - f, out=pc[:, :, 1])
-    np.multiply(i, 1 - gg * gg, out=pc[:, :, 2])
-    po = tc * o * (1 - o)
-    ac = o * (1 - tc * tc)
-    gh = np.swapaxes(g[..., :U], 0, 1)
-    gc = np.swapaxes(g[..., U : 2 * U], 0, 1)
-    dz = np.empty((T, B, 4 * U), dt)
-    dzc = dz[..., : 3 * U].reshape(T, B, 3, U)
+    gt = np.swapaxes(g, 0, 1)
+    # dz is written batch-major so the input projection's backward reads it without a copy
+    dz = np.empty((B, T, G), dt)
     dh = np.zeros((B, U), dt)
     dc = np.zeros((B, U), dt)
+    tmp = np.empty((B, U), dt)
     rt = rkernel.T
+    f = gates.reshape(T, B, 4, U)[:, :, 1]
     for t in range(T - 1, -1, -1):
-        dh += gh[t]
-        dc += gc[t]
+        dh += gt[t, :, :U]
+        dc += gt[t, :, U:]
         if m is not None:
             keep_h, keep_c = dh * (1 - m[t]), dc * (1 - m[t])
             dh *= m[t]
             dc *= m[t]
-        dc += dh * ac[t]
-        np.multiply(pc[t], dc[:, None, :], out=dzc[t])
-        np.multiply(dh, po[t], out=dz[t, :, 3 * U :])
-        dh = dz[t] @ rt
+        np.multiply(dh, q[t], out=tmp)
+        dc += tmp
+        d4 = dz[:, t].reshape(B, 4, U)
+        np.multiply(p4[t, :, :3], dc[:, None, :], out=d4[:, :3])
+        np.multiply(p4[t, :, 3], dh, out=d4[:, 3])
+        np.matmul(dz[:, t], rt, out=dh)
         dc *= f[t]
         if m is not None:
             dh += keep_h
             dc += keep_c
-    drk = hp.reshape(-1, U).T @ dz.reshape(-1, 4 * U)
-    return np.swapaxes(dz, 0, 1), dh, dc, drk
+    # the recurrent-kernel gradient: one GEMM over all steps, sum_t h_{t-1}^T dz_t
+    hp = np.empty((B, T, U), dt)
+    hp[:, 0] = h0
+    hp[:, 1:] = np.swapaxes(hs[:-1], 0, 1)
+    drk = hp.reshape(-1, U).T @ dz.reshape(-1, G)
+    return dz, dh, dc, drk
 
 
 _lstm = _cached(_lstm_grads)
