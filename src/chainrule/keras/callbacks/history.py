@@ -36,5 +36,5 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
         # The model's attribute tracks the latest History, as Keras does after every epoch.
-        if self.model is not None:
+        if self.model is not None and self.model.__dict__.get("history") is not self:
             self.model.history = self

@@ -172,7 +172,8 @@ class Trainer:
         if self._compile_loss is not None and y is not None:
             total = self._compile_loss(y, y_pred, sample_weight)
         cache = self._fit_cache
-        for extra in self.losses if cache is None else cache.losses():
+        extras = self.losses if cache is None else (() if cache.lossless else cache.losses())
+        for extra in extras:
             total = extra if total is None else total + extra
         if total is None:
             raise ValueError(
@@ -514,7 +515,8 @@ class _FitCache:
     variables (built into the optimizer), those with constraints, and the layers that can add
     losses. Read once per ``fit`` instead of walking the layers on every step."""
 
-    __slots__ = ("model", "trainable", "constrained", "loss_layers", "optimizer", "_apply")
+    __slots__ = ("model", "trainable", "constrained", "loss_layers", "lossless", "optimizer",
+                 "_apply")
 
     def __init__(self, model):
         from ..layers.layer import Layer  # noqa: PLC0415 - layers import the trainer's module
@@ -527,7 +529,12 @@ class _FitCache:
         layers = _flat_layers(model)
         # A class that overrides `losses` is asked through the property on every step.
         plain = all(type(la).losses is Layer.losses for la in layers)
-        self.loss_layers = layers if plain else None
+        # Only layers with weight regularizers or an activity regularizer add losses; an
+        # empty list means there is nothing to add on any step of this fit.
+        carriers = [la for la in layers if la._regularized or la.activity_regularizer
+                    is not None or la._activity_losses]  # fmt: skip
+        self.loss_layers = carriers if plain else None
+        self.lossless = plain and not carriers
         index = getattr(self.optimizer, "_index", None) or {}
         known = all(id(v) in index for v in self.trainable)  # else apply() raises, naming it
         self._apply = getattr(self.optimizer, "_apply_from_fit", None) if known else None
