@@ -4,6 +4,7 @@ resident memory afterwards."""
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -16,15 +17,22 @@ _PROBE = ("import time, sys; t = time.perf_counter(); import {mod}; "
 
 
 def measure(module: str, repeats: int) -> dict:
-    """Median import seconds, importtime's cumulative seconds, and RSS (MB) after import."""
+    """Median import seconds, importtime's cumulative seconds, and RSS (MB) after import.
+
+    Imports run as an installed package runs them: with bytecode cached. A first, unmeasured
+    import writes the ``.pyc`` files, so ``PYTHONDONTWRITEBYTECODE`` (set on some machines)
+    does not make every measured import recompile the sources.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, env=env)
     walls, rss, cumulative = [], [], []
     for _ in range(repeats):
         out = subprocess.run([sys.executable, "-c", _PROBE.format(mod=module)], check=True,
-                             capture_output=True, text=True).stdout.split()  # fmt: skip
+                             capture_output=True, text=True, env=env).stdout.split()  # fmt: skip
         walls.append(float(out[0]))
         rss.append(float(out[1]))
-        err = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                             check=True, capture_output=True, text=True).stderr  # fmt: skip
+        cmd = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
+        err = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stderr
         pattern = rf"\|\s*(\d+)\s*\|\s*{re.escape(module)}\s*$"
         found = [int(m.group(1)) for m in re.finditer(pattern, err, re.M)]
         cumulative.append(found[-1] / 1e6 if found else float("nan"))

@@ -3,12 +3,12 @@ reshape, transpose and matmul), and ``einsum`` (its VJP is another einsum)."""
 
 from __future__ import annotations
 
-import string
-
 from ..autodiff.primitive import defvjp, defvjp_argnum, primitive
 from ..autodiff.tensor import Tensor
 from ..backend import np
 from .shape import reshape, transpose
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # einsum labels
 
 __all__ = ["matmul", "tensordot", "einsum", "dot", "outer"]
 
@@ -99,7 +99,7 @@ def _parse_einsum(subscripts, shapes):
     ins, _, out = s.partition("->")
     ins = ins.split(",")
     used = set(s) - set(".,->")
-    spare = [c for c in string.ascii_letters if c not in used]
+    spare = [c for c in _LETTERS if c not in used]
     nell = 0
     for sub, shp in zip(ins, shapes):
         if "..." in sub:

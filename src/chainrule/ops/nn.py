@@ -254,7 +254,11 @@ def dense(x, kernel, bias, activation=None):
     """
     if activation not in (None, "relu"):
         raise ValueError(f"dense(): activation must be None or 'relu', received {activation!r}")
-    out = np.matmul(x, kernel)
+    if x.ndim > 2 and kernel.ndim == 2:
+        # NOTE: one (N*T, in) x (in, units) GEMM, not N batched (T, in) products
+        out = np.matmul(x.reshape(-1, x.shape[-1]), kernel).reshape(*x.shape[:-1], kernel.shape[1])
+    else:
+        out = np.matmul(x, kernel)
     if type(out) is np.ndarray and out.shape[-1:] == np.shape(bias) and out.dtype == bias.dtype:
         out += bias  # NOTE: in place on the fresh product: one array, not two
     else:
@@ -267,7 +271,12 @@ def dense(x, kernel, bias, activation=None):
 def _dense_vjp(needs, g, out, x, kernel, bias, activation=None):
     if activation == "relu":
         g = g * (out > 0)
-    gx = g @ kernel.T if 0 in needs else None
+    if 0 not in needs:
+        gx = None
+    elif g.ndim > 2 and kernel.ndim == 2:
+        gx = (g.reshape(-1, g.shape[-1]) @ kernel.T).reshape(*g.shape[:-1], kernel.shape[0])
+    else:
+        gx = g @ kernel.T
     if 1 not in needs:
         gk = None
     elif x.ndim == 2:
