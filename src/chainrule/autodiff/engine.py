@@ -237,9 +237,18 @@ def grad(outputs, inputs, grad_outputs=None):
         seed = _seed(root, None)
         _, found = _run(root, seed, {id(t) for t in inputs})
         held = {id(seed)}  # a fresh array: its own owner
-        zeros = np.zeros_like
-        return [zeros(t.data) if (g := found.get(id(t))) is None else _private(g, held)
-                for t in inputs]  # fmt: skip
+        result = []
+        for t in inputs:
+            g = found.get(id(t))
+            if g is None:
+                g = np.zeros_like(t.data)
+            elif (type(g) is np.ndarray and g.base is None and id(g) not in held
+                  and g.flags.writeable):  # fmt: skip
+                held.add(id(g))  # NOTE: _private's common case inline: a fresh array of its own
+            else:
+                g = _private(g, held)
+            result.append(g)
+        return result
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):

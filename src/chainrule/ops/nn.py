@@ -285,8 +285,8 @@ def _dense_vjp(needs, g, out, x, kernel, bias, activation=None):
         gk = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
     if 2 not in needs:
         gb = None
-    elif np.ndim(bias) == 1:
-        gb = np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)  # skips ndarray.sum's wrapper
+    elif np.ndim(bias) == 1:  # np.add.reduce: skips ndarray.sum's wrapper
+        gb = np.add.reduce(g if g.ndim == 2 else g.reshape(-1, g.shape[-1]), axis=0)
     else:
         gb = g  # a (1, units), (batch, units) or 0-d bias: the engine sums g back to its shape
     return gx, gk, gb
