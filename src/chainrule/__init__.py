@@ -14,6 +14,7 @@ from .autodiff import (
     Tensor,
     backward,
     defvjp,
+    defvjp_all,
     defvjp_argnum,
     enable_grad,
     grad,
@@ -35,8 +36,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "grad", "backward", "no_grad", "enable_grad", "is_grad_enabled",
-    "set_grad_enabled", "primitive", "defvjp", "defvjp_argnum", "nondifferentiable", "gradcheck",
-    "numerical_grad", "set_random_seed", "floatx", "set_floatx", "backend", *_ops.__all__,
+    "set_grad_enabled", "primitive", "defvjp", "defvjp_argnum", "defvjp_all", "nondifferentiable",
+    "gradcheck", "numerical_grad", "set_random_seed", "floatx", "set_floatx", "backend",
+    *_ops.__all__,
 ]  # fmt: skip
 
 
