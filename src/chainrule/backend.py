@@ -8,11 +8,17 @@ chainrule uses.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
     "np",
     "array_module",
+    "use_array_module",
+    "use_cupy",
+    "asarray_like",
+    "erf",
     "floatx",
     "set_floatx",
     "epsilon",
@@ -23,25 +29,56 @@ __all__ = [
 
 _FLOATX = np.dtype("float32")
 _EPSILON = 1e-7
-_cupy = None  # imported on first request by ``use_cupy``
+# The one non-NumPy array module whose arrays ops accept (CuPy, set by ``use_cupy``; a test
+# stand-in), and its elementwise erf. None: NumPy only.
+_xp = None
+_xp_erf = None
+_np_erf = np.frompyfunc(math.erf, 1, 1)
 # Made on the first draw: ``numpy.random`` (and the ``secrets``, ``hashlib`` and ``threading``
 # it imports) costs ~25 ms, a tenth of ``import chainrule.keras``, and NumPy 2 loads it lazily.
 _RNG = None
 
 
 def array_module(x):
-    """Return the array module (``numpy`` or ``cupy``) that owns ``x``."""
-    if _cupy is not None and isinstance(x, _cupy.ndarray):
-        return _cupy
+    """Return the array module (``numpy``, or the registered one such as ``cupy``) of ``x``."""
+    if _xp is not None and isinstance(x, _xp.ndarray):
+        return _xp
     return np
+
+
+def use_array_module(xp, erf=None):
+    """Make ops accept the arrays of ``xp`` (a module with ``ndarray`` and ``asarray``, such as
+    ``cupy``) besides NumPy's, and keep their results in ``xp``; ``None`` goes back to NumPy only.
+
+    Ops call NumPy functions, which dispatch to ``xp`` through ``__array_ufunc__`` and
+    ``__array_function__``. ``erf`` is ``xp``'s elementwise error function (NumPy has none;
+    default ``xp.erf`` if it exists), used by ``gelu``.
+
+    Returns:
+        The module registered before (None for NumPy only), so a caller can restore it.
+
+    Raises:
+        TypeError: if ``xp`` has no ``ndarray`` type or no ``asarray`` function.
+    """
+    global _xp, _xp_erf
+    if xp is not None and not (isinstance(getattr(xp, "ndarray", None), type)
+                               and callable(getattr(xp, "asarray", None))):  # fmt: skip
+        raise TypeError(
+            "xp must be an array module with an ndarray type and an asarray function, "
+            f"received {xp!r}"
+        )
+    previous = _xp
+    _xp = xp
+    _xp_erf = erf if erf is not None or xp is None else getattr(xp, "erf", None)
+    return previous
 
 
 def use_cupy():
     """Import CuPy so that CuPy arrays are recognised; raises ImportError if it is missing."""
-    global _cupy
     import cupy  # noqa: PLC0415 - optional dependency, imported on request
+    from cupyx.scipy.special import erf  # noqa: PLC0415
 
-    _cupy = cupy
+    use_array_module(cupy, erf)
     return cupy
 
 
@@ -49,7 +86,34 @@ def is_array(x) -> bool:
     """True for a NumPy (or CuPy) array or NumPy scalar."""
     if isinstance(x, (np.ndarray, np.generic)):
         return True
-    return _cupy is not None and isinstance(x, _cupy.ndarray)
+    return _xp is not None and isinstance(x, _xp.ndarray)
+
+
+def asarray_like(x, ref):
+    """``x`` (a number, list or NumPy array) as an array of ``ref``'s module: NumPy's
+    ``asarray`` for a NumPy ``ref``, ``cupy.asarray`` (a copy to the device) for a CuPy one.
+
+    Use it where an op makes data on the host (an ``arange`` of indices, a constant table)
+    that must meet ``ref``'s arrays: CuPy refuses to mix the two.
+    """
+    if _xp is not None and isinstance(ref, _xp.ndarray):
+        return _xp.asarray(x)
+    return np.asarray(x)
+
+
+def erf(x):
+    """Elementwise error function of a NumPy (or registered module's) array, in its dtype.
+
+    Raises:
+        TypeError: for an array of a registered module that gave no ``erf``.
+    """
+    if _xp is not None and isinstance(x, _xp.ndarray):
+        if _xp_erf is None:
+            raise TypeError(f"no erf was registered for {type(x).__module__} arrays")
+        return _xp_erf(x)
+    if np.ndim(x) == 0:
+        return np.asarray(math.erf(x), dtype=x.dtype)
+    return _np_erf(x).astype(x.dtype)
 
 
 def floatx() -> str:

@@ -257,16 +257,17 @@ defvjp(
 def clip(x, x_min=None, x_max=None):
     """Limit ``x`` to ``[x_min, x_max]``; the gradient passes where ``x_min <= x <= x_max``."""
     out = np.clip(x, x_min, x_max)
-    return out.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else out
+    return out.astype(x.dtype, copy=False) if hasattr(x, "dtype") else out
 
 
 def _clip_vjp(g, out, x, x_min=None, x_max=None):
-    mask = np.ones(np.shape(x), dtype=bool)
-    if x_min is not None:
-        mask &= x >= x_min
-    if x_max is not None:
-        mask &= x <= x_max
-    return g * mask
+    if x_min is None and x_max is None:
+        return g
+    if x_max is None:
+        return g * (x >= x_min)
+    if x_min is None:
+        return g * (x <= x_max)
+    return g * ((x >= x_min) & (x <= x_max))
 
 
 defvjp(clip, _clip_vjp)

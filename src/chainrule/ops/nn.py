@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from ..autodiff.primitive import defvjp, defvjp_all, nondifferentiable, primitive
-from ..backend import np
+from ..backend import asarray_like, np
+from ..backend import erf as _erf
 
 __all__ = [
     "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "softplus", "silu", "softsign",
@@ -76,12 +77,7 @@ defvjp(
     ).astype(g.dtype),
 )
 
-_erf = np.frompyfunc(math.erf, 1, 1)
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
-
-
-def _erf_arr(x):
-    return _erf(x).astype(x.dtype) if np.ndim(x) else np.asarray(math.erf(x), dtype=x.dtype)
 
 
 @primitive(nargs=1)
@@ -94,7 +90,7 @@ def gelu(x, approximate=False):
     """
     if approximate:
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-    return 0.5 * x * (1 + _erf_arr(x / math.sqrt(2)))
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
 
 
 def _gelu_vjp(g, out, x, approximate=False):
@@ -102,7 +98,7 @@ def _gelu_vjp(g, out, x, approximate=False):
         t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
         d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
     else:
-        cdf = 0.5 * (1 + _erf_arr(x / math.sqrt(2)))
+        cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
         d = cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
     return g * d
 
@@ -174,7 +170,7 @@ def _shifted(x, axis):
     ``log(2)`` is below one ulp and log_softmax([1e8, 1e8]) came out as [0, 0].
     """
     if x.size == 0:  # an empty sum is 0: log(0) = -inf (np.max has no identity here)
-        return x, np.full(np.sum(x, axis=axis, keepdims=True).shape, -np.inf, x.dtype)
+        return x, np.full_like(x, -np.inf, shape=np.sum(x, axis=axis, keepdims=True).shape)
     m = np.max(x, axis=axis, keepdims=True)
     if not np.isfinite(m).all():  # an all -inf (or inf/nan) row: do not shift it by inf
         m = np.where(np.isfinite(m), m, 0)
@@ -220,7 +216,7 @@ def one_hot(indices, num_classes, dtype="float32"):
         ValueError: if an index is outside ``[0, num_classes)`` (naming it), or ``indices``
             is not integer.
     """
-    idx = np.asarray(indices)
+    idx = indices if hasattr(indices, "dtype") else np.asarray(indices)
     if idx.dtype.kind not in "iu":
         if idx.dtype.kind == "f" and np.all(np.mod(idx, 1) == 0):
             idx = idx.astype(np.int64)
@@ -233,9 +229,8 @@ def one_hot(indices, num_classes, dtype="float32"):
             raise ValueError(
                 f"label {bad} is out of range: expected class indices in [0, {num_classes})"
             )
-    out = np.zeros(idx.shape + (num_classes,), dtype=dtype)
-    np.put_along_axis(out, idx[..., None], 1, axis=-1)
-    return out
+    classes = asarray_like(np.arange(num_classes), idx)  # CuPy indices: compare on the device
+    return (idx[..., None] == classes).astype(dtype)
 
 
 # NOTE: fused for speed: one node instead of matmul + add (+ relu), the bias and the relu
@@ -310,7 +305,8 @@ def sigmoid_cross_entropy(labels, logits):
         lim = np.where(x > 0, (1 - z) * np.inf, z * np.inf)
         lim = np.where(np.where(x > 0, z == 1, z == 0), 0, lim)
         out = np.where(inf, lim, out)
-    return out.astype(np.result_type(x, z), copy=False)
+    # dtypes, not arrays: np.result_type on arrays would convert CuPy ones (it is not dispatched)
+    return out.astype(np.result_type(getattr(x, "dtype", x), getattr(z, "dtype", z)), copy=False)
 
 
 defvjp(
@@ -376,7 +372,9 @@ def sparse_softmax_cross_entropy(labels, logits):
 def _ssce_dlogits(g, out, labels, x):
     # NOTE: contiguous, so that the 2-D reshape below is a view we can write through (for a
     # transposed input, exp keeps its layout and reshape would silently return a copy)
-    sm = np.ascontiguousarray(_softmax_of(x, -1))
+    sm = _softmax_of(x, -1)
+    if not sm.flags.c_contiguous:  # np.ascontiguousarray would convert a CuPy array
+        sm = sm.copy()
     flat = labels.reshape(-1)
     sm.reshape(-1, sm.shape[-1])[np.arange(flat.size), flat] -= 1
     return g[..., None] * sm

@@ -49,7 +49,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
 
 def _expand(g, x):
     """``g`` broadcast to ``x``'s shape as a new array (cheaper than ``np.broadcast_to``)."""
-    res = np.empty(x.shape, dtype=g.dtype)
+    res = np.empty_like(x, dtype=g.dtype)  # dispatches: a CuPy x gives a CuPy result
     res[...] = g
     return res
 
@@ -61,13 +61,13 @@ defvjp(sum, lambda g, out, x, axis=None, keepdims=False: _expand(_keep(g, x, axi
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean over ``axis`` (NaN for an empty reduction, as NumPy)."""
     if x.size == 0 or _count(x, axis) == 0:
-        return np.full(np.sum(x, axis=axis, keepdims=keepdims).shape, np.nan, dtype=x.dtype)
+        return np.full_like(x, np.nan, shape=np.sum(x, axis=axis, keepdims=keepdims).shape)
     if x.dtype.kind != "f":
         return np.mean(x, axis=axis, keepdims=keepdims)
     # NOTE: what np.mean does for floats (a sum, then a division in x's dtype) without its
     # ~10 us of Python-level argument handling; losses call this on every training step.
     out = np.add.reduce(x, axis=axis, keepdims=keepdims) / _count(x, axis)
-    return np.asarray(out, dtype=x.dtype)
+    return out.astype(x.dtype, copy=False)  # a NumPy scalar for a 0-d result: primitive wraps it
 
 
 def _mean_vjp(g, out, x, axis=None, keepdims=False):
@@ -121,7 +121,7 @@ def _prod_vjp(g, out, x, axis=None, keepdims=False):
     perm = kept + list(red)
     xt = np.transpose(x, perm)
     flat = xt.reshape(xt.shape[: len(kept)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
+    ones = np.ones_like(x, shape=flat.shape[:-1] + (1,))
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     d = np.transpose((before * after).reshape(xt.shape), np.argsort(perm))
@@ -141,7 +141,7 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
 def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
     if x.size == 0:
-        return np.zeros(x.shape, g.dtype)
+        return np.zeros_like(x, dtype=g.dtype)
     n = _count(x, axis)
     c = x - np.mean(x, axis=axis, keepdims=True)
     return _keep(g, x, axis, keepdims) * c * (2.0 / builtins.max(n - ddof, 1))
@@ -161,7 +161,7 @@ def std(x, axis=None, keepdims=False, ddof=0):
 
 def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
     if x.size == 0:
-        return np.zeros(x.shape, g.dtype)
+        return np.zeros_like(x, dtype=g.dtype)
     o = _keep(out, x, axis, keepdims)
     # NOTE: sqrt is not differentiable at 0: chaining var's gradient through sqrt gives 0 * inf
     # = NaN there; we return the subgradient 0 instead.
@@ -181,7 +181,7 @@ def logsumexp(x, axis=None, keepdims=False):
     An empty reduction gives ``log(0) = -inf``, as PyTorch and Keras.
     """
     if x.size == 0:  # np.max has no identity for an empty axis
-        return np.full(np.sum(x, axis=axis, keepdims=keepdims).shape, -np.inf, x.dtype)
+        return np.full_like(x, -np.inf, shape=np.sum(x, axis=axis, keepdims=keepdims).shape)
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
@@ -192,7 +192,7 @@ def _logsumexp_vjp(g, out, x, axis=None, keepdims=False):
     # NOTE: the gradient is softmax(x), computed from x - max(x); exp(x - out) would lose the
     # digits of out that float32 cannot hold next to a large max (1e-4 relative at 1000).
     if x.size == 0:
-        return np.zeros(x.shape, g.dtype)
+        return np.zeros_like(x, dtype=g.dtype)
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - np.where(np.isfinite(m), m, 0))
     return _keep(g, x, axis, keepdims) * (e / np.sum(e, axis=axis, keepdims=True))

@@ -6,6 +6,7 @@ accumulate; basic slices use a plain assignment.
 
 from __future__ import annotations
 
+from .. import backend
 from ..autodiff.primitive import defvjp, defvjp_argnum, primitive
 from ..autodiff.tensor import Tensor
 from ..backend import np
@@ -142,7 +143,7 @@ def split(x, indices_or_sections, axis=0):
     Raises:
         ValueError: if an int does not divide the axis length.
     """
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x.data if isinstance(x, Tensor) else x if backend.is_array(x) else np.asarray(x)
     n = data.shape[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
@@ -210,9 +211,9 @@ def repeat(x, repeats, axis=None):
 def _repeat_vjp(g, out, x, repeats, axis=None):
     src = x.reshape(-1) if axis is None else x
     ax = 0 if axis is None else axis % x.ndim
-    idx = np.repeat(np.arange(src.shape[ax]), repeats)
+    idx = np.repeat(np.arange(src.shape[ax]), repeats)  # host indices: CuPy's add.at takes them
     gm = np.moveaxis(g, ax, 0)
-    res = np.zeros((src.shape[ax],) + gm.shape[1:], dtype=g.dtype)
+    res = np.zeros_like(g, shape=(src.shape[ax],) + gm.shape[1:])
     np.add.at(res, idx, gm)
     return np.moveaxis(res, 0, ax).reshape(x.shape)
 
@@ -220,9 +221,14 @@ def _repeat_vjp(g, out, x, repeats, axis=None):
 defvjp(repeat, _repeat_vjp)
 
 
+_BASIC = (int, slice, type(None), type(Ellipsis))
+
+
 def _is_advanced(idx):
     items = idx if isinstance(idx, tuple) else (idx,)
-    return any(isinstance(i, (np.ndarray, list)) for i in items)
+    # NOTE: a CuPy index array is advanced too: a plain assignment would drop repeated indices
+    return any(isinstance(i, (np.ndarray, list))
+               or (not isinstance(i, _BASIC) and getattr(i, "ndim", 0)) for i in items)  # fmt: skip
 
 
 @primitive(nargs=1)
@@ -253,11 +259,16 @@ def _unwrap_index(index):
     return index
 
 
+def _index_array(idx):
+    """Integer indices as an array: a CuPy array stays on the device, other data goes to NumPy."""
+    return idx if backend.is_array(idx) else np.asarray(idx)
+
+
 def take(x, indices, axis=None):
     """Elements of ``x`` at integer ``indices`` along ``axis`` (``numpy.take``)."""
     idx = _unwrap_index(indices)
     if axis is None:
-        return getitem(reshape(x, (-1,)), np.asarray(idx))
+        return getitem(reshape(x, (-1,)), _index_array(idx))
     nd = x.ndim
-    index = (slice(None),) * (axis % nd) + (np.asarray(idx),)
+    index = (slice(None),) * (axis % nd) + (_index_array(idx),)
     return getitem(x, index)
