@@ -86,10 +86,10 @@ def _sources(args):
     return found
 
 
-# Functions whose arguments after the first may be NumPy arrays (axes, repeats, indices), as
-# CuPy accepts host sequences there.
-_HOST_AFTER_FIRST = {np.transpose, np.repeat, np.take, np.moveaxis, np.reshape, np.tile,
-                     np.broadcast_to, np.expand_dims, np.squeeze}  # fmt: skip
+# Functions whose arguments after the first may be NumPy arrays (axes, shapes), as CuPy accepts
+# host sequences there. Not np.repeat: CuPy 14 refuses a NumPy ``repeats`` (seen on an H200).
+_HOST_AFTER_FIRST = {np.transpose, np.take, np.moveaxis, np.reshape, np.tile, np.broadcast_to,
+                     np.expand_dims, np.squeeze}  # fmt: skip
 _AT_INDEX = 1  # ufunc.at(a, indices, b): the indices may be a NumPy array
 
 

@@ -205,6 +205,8 @@ defvjp(tile, _tile_vjp)
 @primitive(nargs=1)
 def repeat(x, repeats, axis=None):
     """Repeat each element ``repeats`` times along ``axis`` (flattened when None)."""
+    if isinstance(repeats, np.ndarray) and type(x) is not np.ndarray:
+        repeats = repeats.tolist()  # CuPy takes an int or a list of counts, not a NumPy array
     return np.repeat(x, repeats, axis=axis)
 
 
