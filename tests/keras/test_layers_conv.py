@@ -122,6 +122,24 @@ def test_conv_layers_match_keras(name, kwargs, x):
     check_layer_parity(name, kwargs, x)
 
 
+
+@pytest.mark.parametrize("kwargs", [
+    {"filters": 5, "kernel_size": 3, "activation": "relu"},
+    {"filters": 4, "kernel_size": 2, "strides": 2, "padding": "same", "use_bias": False,
+     "activation": "relu", "data_format": "channels_first"},
+])  # fmt: skip
+def test_conv_relu_runs_as_one_fused_node_and_matches_keras(kwargs):
+    x = X2 if kwargs.get("data_format") is None else X2_CF
+    ours, _ = check_layer_parity("Conv2D", kwargs, x)
+    y = ours(cr.tensor(x, requires_grad=True))
+    node = y._node if kwargs.get("data_format") is None else y._node.parents[0][1]._node
+    assert node.op.name == "conv_general"  # no separate relu node
+    assert "relu" in [a for a in node.args if isinstance(a, str)]
+    custom = ck.layers.Conv2D(**{**kwargs, "activation": lambda t: ck.activations.relu(t)})
+    custom(x)
+    custom.set_weights(ours.get_weights())
+    np.testing.assert_array_equal(custom(x).numpy(), y.numpy())  # the unfused path agrees
+
 POOL_CASES = [
     ("MaxPooling2D", {}, X2),
     ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, X2),

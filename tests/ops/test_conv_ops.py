@@ -362,3 +362,82 @@ def test_conv_kept_windows_live_only_as_long_as_the_output():
     del y
     gc.collect()
     assert len(_conv_fast._KEPT) == before
+
+
+# -- the fused conv + bias + relu primitive (ops.conv(..., activation="relu")) -----------------
+def _int_valued(shape, dtype):
+    # small integers: every product and sum is exact, so many pre-activations are exactly 0
+    return RNG.integers(-1, 2, size=shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("strides,padding", [(1, "valid"), (1, "same"), (2, "valid"),
+                                             ((2, 1), "same")])
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_conv_relu_matches_torch(dtype, strides, padding, x_grad):
+    x, w, b = _int_valued((2, 9, 8, 3), dtype), _int_valued((3, 3, 3, 5), dtype), \
+        _int_valued((5,), dtype)  # fmt: skip
+    ts = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+    if not x_grad:
+        ts[0] = cr.tensor(x)
+    y = ops.conv(ts[0], ts[1], ts[2], strides, padding, activation="relu")
+    g = np.random.default_rng(3).normal(size=y.shape).astype(dtype)
+    wanted = ts if x_grad else ts[1:]
+    grads = cr.grad((y * g).sum(), wanted)
+
+    s = (strides,) * 2 if isinstance(strides, int) else strides
+    pads = ops.conv_padding((9, 8), (3, 3), s, (1, 1), padding)
+    xt, wt = _to_torch_x(x), _to_torch_w(w)
+    bt = torch.tensor(b, requires_grad=True)
+    pre = F.conv2d(_torch_same_pad(xt, pads), wt, bt, stride=s)
+    assert (pre == 0).sum() >= 3  # the kink is exercised
+    yt = torch.relu(pre)
+    (yt * torch.tensor(np.moveaxis(g, -1, 1).copy())).sum().backward()
+    assert y.dtype == dtype
+    want = [np.moveaxis(xt.grad.numpy(), 1, -1), _from_torch_w(wt.grad.numpy(), 2),
+            bt.grad.numpy()][0 if x_grad else 1:]  # fmt: skip
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(y.numpy(), np.moveaxis(yt.detach().numpy(), 1, -1), rtol=tol,
+                               atol=tol)  # fmt: skip
+    for got, ref in zip(grads, want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+def test_conv_relu_equals_relu_of_conv_grouped_channels_first_no_bias():
+    # the unfused composition is the reference for the paths the torch test leaves out
+    x, w = _rand(2, 4, 7, 6, dtype="float64"), _rand(2, 3, 2, 6, dtype="float64")
+    fused = lambda a, k: ops.conv(a, k, None, 1, "same", "channels_first",  # noqa: E731
+                                  activation="relu")
+    plain = lambda a, k: ops.relu(ops.conv(a, k, None, 1, "same", "channels_first"))  # noqa: E731
+    y1, g1, _ = _ours(fused, [x, w])
+    y2, g2, _ = _ours(plain, [x, w])
+    np.testing.assert_array_equal(y1, y2)
+    for a, b in zip(g1, g2, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    xs = x[:1, :, :4, :3].copy()
+    _, small, gs = _ours(fused, [xs, w])
+    for a, b in zip(small, _numeric_grads(fused, [xs, w], gs), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_conv_input_gradient_is_skipped_when_the_input_needs_none(monkeypatch):
+    from chainrule.ops import _conv_fast  # noqa: PLC0415
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("col2im ran for an input that needs no gradient")
+
+    monkeypatch.setattr(_conv_fast, "col2im", refuse)
+    w, b = cr.tensor(_rand(3, 3, 2, 4), requires_grad=True), cr.tensor(_rand(4), requires_grad=True)
+    y = ops.conv(_rand(2, 6, 6, 2), w, b, activation="relu")
+    gw, gb = cr.grad(y.sum(), [w, b])
+    assert gw.shape == (3, 3, 2, 4) and gb.shape == (4,)
+    xt = cr.tensor(_rand(2, 6, 6, 2), requires_grad=True)
+    with pytest.raises(AssertionError, match="col2im ran"):  # the input gradient does use it
+        cr.grad(ops.conv(xt, w, b, activation="relu").sum(), [xt])
+
+
+def test_conv_bad_activation_names_it():
+    x, k = np.zeros((1, 4, 4, 1), "float32"), np.zeros((2, 2, 1, 1), "float32")
+    with pytest.raises(ValueError, match=r"activation must be None or 'relu', received "
+                                         r"activation='tanh'"):
+        ops.conv(x, k, activation="tanh")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ..autodiff.primitive import defvjp, primitive
+from ..autodiff.primitive import defvjp, defvjp_all, primitive
 from ..backend import np
 from . import _conv_fast as _fast
 from .shape import transpose
@@ -110,12 +110,17 @@ def _conv_cols(x, kernel, strides, dilation, pads):
     return cols.reshape(m, math.prod(ksize), x.shape[-1]), xp.shape, osize
 
 
+# NOTE: fused for speed: the bias and the relu are applied in place on the fresh GEMM
+# result (no second node and no second array), and one gradient rule serves all three inputs,
+# so the relu mask is applied to g once and only the gradients asked for are computed (the
+# first layer's input never pays for its col2im).
 @primitive(nargs=3)
-def conv_general(x, kernel, bias, strides, dilation, pads, groups):
+def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=None):
     """Channels-last convolution with explicit padding (the primitive behind ``conv``).
 
-    ``out[n, o, f] = sum_{k, c} xpad[n, o * s + k * d, g(f) * C/g + c] * kernel[k, c, f]
-    + bias[f]`` with ``xpad`` the input padded by ``pads`` and ``g(f)`` the group of filter f.
+    ``out[n, o, f] = act(sum_{k, c} xpad[n, o * s + k * d, g(f) * C/g + c] * kernel[k, c, f]
+    + bias[f])`` with ``xpad`` the input padded by ``pads``, ``g(f)`` the group of filter f
+    and ``act`` the identity (``activation=None``) or ``max(., 0)`` (``"relu"``; relu'(0) = 0).
     Shapes: ``(N, *S, C), (*K, C/groups, F), (F,) or None -> (N, *O, F)``.
     """
     cols, _, osize = _conv_cols(x, kernel, strides, dilation, pads)
@@ -123,13 +128,15 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups):
     out = out.reshape(x.shape[0], *osize, kernel.shape[-1])
     if bias is not None:
         _fast.add_bias(out, bias)
+    if activation == "relu":
+        np.maximum(out, 0, out=out)
     # NOTE: the windows are kept for the kernel gradient (one im2col per step instead of
     # two), for as long as the output lives; the memory is prod(K) times the input's.
     _fast.keep(out, cols)
     return out
 
 
-def _conv_dx(g, out, x, kernel, bias, strides, dilation, pads, groups):
+def _conv_dx(g, x, kernel, strides, dilation, pads, groups):
     r = x.ndim - 2
     ksize = kernel.shape[:r]
     k = math.prod(ksize)
@@ -146,15 +153,23 @@ def _conv_dx(g, out, x, kernel, bias, strides, dilation, pads, groups):
     return _crop(_col2im(dcols, pshape, ksize, strides, dilation, osize), pads)
 
 
-def _conv_dkernel(g, out, x, kernel, bias, strides, dilation, pads, groups):
-    cols = _fast.kept(out)
-    if cols is None:  # the forward ran without grad mode: rebuild the windows
-        cols, _, _ = _conv_cols(x, kernel, strides, dilation, pads)
-    return _grouped_dkernel(cols, g.reshape(-1, g.shape[-1]), kernel.shape, groups)
+def _conv_vjp(needs, g, out, x, kernel, bias, strides, dilation, pads, groups,
+              activation=None):  # fmt: skip
+    if activation == "relu":
+        g = g * (out > 0)  # out > 0 exactly where the pre-activation is > 0
+    gx = _conv_dx(g, x, kernel, strides, dilation, pads, groups) if 0 in needs else None
+    gk = gb = None
+    if 1 in needs:
+        cols = _fast.kept(out)
+        if cols is None:  # the forward ran without grad mode: rebuild the windows
+            cols, _, _ = _conv_cols(x, kernel, strides, dilation, pads)
+        gk = _grouped_dkernel(cols, g.reshape(-1, g.shape[-1]), kernel.shape, groups)
+    if 2 in needs:
+        gb = _fast.bias_grad(g)
+    return gx, gk, gb
 
 
-defvjp(conv_general, _conv_dx, _conv_dkernel,
-       lambda g, out, x, kernel, bias, *a: _fast.bias_grad(g))  # fmt: skip
+defvjp_all(conv_general, _conv_vjp)
 
 
 # -- transposed convolution --------------------------------------------------------------------
@@ -354,12 +369,14 @@ def _check_rank(inputs, kernel, what):
 
 
 def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="channels_last",
-         dilation_rate=1):  # fmt: skip
-    """N-d convolution (cross-correlation), as Keras 3 ``ops.conv`` plus an optional bias.
+         dilation_rate=1, activation=None):  # fmt: skip
+    """N-d convolution (cross-correlation), as Keras 3 ``ops.conv`` plus an optional bias and
+    relu.
 
-    ``out[n, o, f] = bias[f] + sum_{k, c} xpad[n, o * strides + k * dilation_rate, c'] *
-    kernel[k, c, f]`` where ``c'`` runs over filter ``f``'s group of input channels
-    (``groups = in_channels // kernel.shape[-2]``, inferred as Keras does).
+    ``out[n, o, f] = act(bias[f] + sum_{k, c} xpad[n, o * strides + k * dilation_rate, c'] *
+    kernel[k, c, f])`` where ``c'`` runs over filter ``f``'s group of input channels
+    (``groups = in_channels // kernel.shape[-2]``, inferred as Keras does) and ``act`` is the
+    identity or ``max(., 0)``.
 
     Args:
         inputs: ``(batch, *spatial, channels)`` (channels_last) or ``(batch, channels,
@@ -369,6 +386,7 @@ def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="cha
         strides: int or tuple, default 1. dilation_rate: int or tuple, default 1.
         padding: "valid" (default), "same", "causal" (left padding, for 1-D sequences).
         data_format: "channels_last" (default) or "channels_first".
+        activation: None (default) or "relu" (fused: one node, relu'(0) = 0 as ``relu``).
 
     Returns:
         ``(batch, *out_spatial, filters)`` (or channels first), with ``out = (n - (k-1) d - 1)
@@ -376,10 +394,19 @@ def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="cha
 
     Raises:
         ValueError: mismatched ranks, channels not divisible by the kernel's input channels,
-            or a kernel larger than the padded input (naming both sizes).
+            a kernel larger than the padded input (naming both sizes), or another
+            ``activation``.
+
+    >>> conv(np.ones((1, 3, 3, 1), "float32"), -np.ones((2, 2, 1, 1), "float32"),
+    ...      np.array([5.0], "float32"), activation="relu").numpy().ravel().tolist()
+    [1.0, 1.0, 1.0, 1.0]
 
     Matches Keras 3 ``keras/src/ops/nn.py`` ``conv`` (TensorFlow's "same" padding rule).
     """
+    if activation not in (None, "relu"):
+        raise ValueError(
+            f"conv: activation must be None or 'relu', received activation={activation!r}"
+        )
     rank = _check_rank(inputs, kernel, "conv")
     strides = _tuple(strides, rank, "strides")
     dilation = _tuple(dilation_rate, rank, "dilation_rate")
@@ -402,7 +429,7 @@ def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="cha
                 f"along spatial axis {i}; input shape {tuple(inputs.shape)}, kernel shape "
                 f"{tuple(kernel.shape)}"
             )
-    out = conv_general(x, kernel, bias, strides, dilation, pads, cin // kin)
+    out = conv_general(x, kernel, bias, strides, dilation, pads, cin // kin, activation)
     return _to_format(out, data_format, rank)
 
 

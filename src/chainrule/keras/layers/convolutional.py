@@ -155,6 +155,9 @@ class BaseConv(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._linear = activations.get(None)
+        # NOTE: Keras's relu with its default arguments is exactly ops.relu: a layer holding
+        # that very function runs the fused conv + bias + relu primitive (one node).
+        self._relu = activations.relu
         if self.filters % self.groups:
             raise ValueError(
                 f"filters must be divisible by groups, received filters={self.filters}, "
@@ -216,9 +219,11 @@ class BaseConv(Layer):
         return out if self.activation is self._linear else self.activation(out)
 
     def call(self, inputs):
+        fused = self.activation is self._relu
         out = ops.conv(inputs, self.kernel, self.bias, self.strides, self.padding,
-                       self.data_format, self.dilation_rate)  # fmt: skip
-        return self._activate(out)
+                       self.data_format, self.dilation_rate,
+                       "relu" if fused else None)  # fmt: skip
+        return out if fused else self._activate(out)
 
     def compute_output_shape(self, input_shape):
         return conv_output_shape(input_shape, self.filters, self.kernel_size, self.strides,
