@@ -60,6 +60,17 @@ def _cast(pg, dtype, op, i):
     return pg.astype(dtype)
 
 
+def _key(t):
+    """What the walk files ``t``'s gradient under: its node, or the tensor itself for a leaf.
+
+    Tensors that share a node (a masked output and the op's own result, see
+    ``keras/layers/rnn/masking.py attach_mask``) are one value: their gradients add up, the
+    node's rule runs once, and ``grad`` with respect to either sees the total.
+    """
+    n = t._node
+    return id(t) if n is None else id(n)
+
+
 def _run(root, seed, wanted):
     """Walk the graph backwards from ``root`` with upstream gradient ``seed``.
 
@@ -68,14 +79,15 @@ def _run(root, seed, wanted):
     tensors that receive a gradient are visited; no topological sort is built first.
 
     Returns ``(leaves, found)``: when ``wanted`` is None, the list of ``(leaf, gradient)`` for
-    every leaf reached; otherwise the dict ``id(tensor) -> gradient`` for the ids in
+    every leaf reached; otherwise the dict ``_key(tensor) -> gradient`` for the keys in
     ``wanted``.
     """
     collect = wanted is not None
     found = {}
-    grads = {id(root): seed}
-    reached = [root] if root._node is None else []  # leaves, in the order first reached
-    heap = [] if root._node is None else [(-root._node.seq, id(root), root)]
+    rn = root._node
+    grads = {id(root) if rn is None else id(rn): seed}
+    reached = [root] if rn is None else []  # leaves, in the order first reached
+    heap = [] if rn is None else [(-rn.seq, id(rn), root)]
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         _, k, t = pop(heap)
@@ -110,12 +122,12 @@ def _run(root, seed, wanted):
                 pg = unbroadcast(pg, pdata.shape, op.name, i)
             if pg.dtype != pdata.dtype:
                 pg = _cast(pg, pdata.dtype, op, i)
-            kp = id(p)
+            pn = p._node
+            kp = id(p) if pn is None else id(pn)  # see _key
             if kp in grads:  # reached before: already waiting in the heap (or a leaf)
                 grads[kp] = grads[kp] + pg
             else:
                 grads[kp] = pg
-                pn = p._node
                 if pn is None:
                     reached.append(p)
                 else:
@@ -235,11 +247,11 @@ def grad(outputs, inputs, grad_outputs=None):
         # NOTE: the training step's case (one scalar loss), without the multi-output merging
         root = outputs[0]
         seed = _seed(root, None)
-        _, found = _run(root, seed, {id(t) for t in inputs})
+        _, found = _run(root, seed, {_key(t) for t in inputs})
         held = {id(seed)}  # a fresh array: its own owner
         result = []
         for t in inputs:
-            g = found.get(id(t))
+            g = found.get(_key(t))
             if g is None:
                 g = np.zeros_like(t.data)
             elif (type(g) is np.ndarray and g.base is None and id(g) not in held
@@ -259,7 +271,7 @@ def grad(outputs, inputs, grad_outputs=None):
             f"grad_outputs has {len(grad_outputs)} entries but there "
             f"{'is 1 output' if n == 1 else f'are {n} outputs'}; give one per output"
         )
-    wanted = {id(t) for t in inputs}
+    wanted = {_key(t) for t in inputs}
     total = {}
     held = set()
     for out, go in zip(outputs, grad_outputs):
@@ -270,6 +282,6 @@ def grad(outputs, inputs, grad_outputs=None):
             total[k] = g if k not in total else total[k] + g
     result = []
     for t in inputs:
-        g = total.get(id(t))
+        g = total.get(_key(t))
         result.append(np.zeros_like(t.data) if g is None else _private(g, held))
     return result
