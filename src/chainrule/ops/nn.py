@@ -245,11 +245,17 @@ def dense(x, kernel, bias, activation=None):
     :func:`relu`).
 
     Raises:
-        ValueError: for another ``activation``.
+        ValueError: for another ``activation``, or a ``kernel`` that is not 2-D (the gradient
+            rule is written for ``(in, units)``; use :func:`matmul` for other ranks).
     """
     if activation not in (None, "relu"):
-        raise ValueError(f"dense(): activation must be None or 'relu', received {activation!r}")
-    if x.ndim > 2 and kernel.ndim == 2:
+        raise ValueError(f"activation must be None or 'relu', received {activation!r}")
+    if np.ndim(kernel) != 2:
+        raise ValueError(
+            f"kernel must be 2-D (in, units), received kernel.shape={np.shape(kernel)}; "
+            "use matmul for other ranks"
+        )
+    if x.ndim > 2:
         # NOTE: one (N*T, in) x (in, units) GEMM, not N batched (T, in) products
         out = np.matmul(x.reshape(-1, x.shape[-1]), kernel).reshape(*x.shape[:-1], kernel.shape[1])
     else:
