@@ -171,6 +171,9 @@ def primitive(fn=None, *, name=None, nargs=None, differentiable=True):
     apply.op = op
     apply.__name__ = op.name
     apply.__qualname__ = op.name
+    # pickle finds an op by module and name: the module that defines it (and binds the
+    # wrapper under that name), not this one
+    apply.__module__ = getattr(fn, "__module__", None) or __name__
     apply.__doc__ = fn.__doc__
     apply.__wrapped__ = fn
     return apply
