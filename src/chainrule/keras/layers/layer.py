@@ -61,6 +61,14 @@ def _is_symbolic(x):
 
 _CONCRETE = (np.ndarray, Tensor)  # exact types that are never symbolic (a fast check per call)
 
+# Bumped whenever something a training step reads from the layer tree may have changed: a
+# `trainable` flag, an `activity_regularizer`, a model's `optimizer`, a weight or sub-layer
+# added. `fit` caches that reading (trainers/trainer.py `_FitCache`) and rereads it when this
+# moves, so a callback that freezes a layer or swaps the optimizer takes effect at the next
+# step, as in Keras.
+GENERATION = [0]
+_RESTRUCTURING = frozenset(("trainable", "activity_regularizer", "optimizer"))
+
 
 class Layer:
     """Base layer.
@@ -88,6 +96,9 @@ class Layer:
                 f"unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
             )
         object.__setattr__(self, "_tracked", [])  # sub-layers and variables, in order
+        # ids of own variables created non-trainable: `weights` lists them last, by how they
+        # were made (Keras's `_non_trainable_variables`), not by their `trainable` flag now
+        object.__setattr__(self, "_born_frozen", set())
         self._own_weights = []  # variables made by add_weight, in creation order
         self._regularized = []  # (regularizer, variable) pairs
         self._activity_losses = []
@@ -129,6 +140,11 @@ class Layer:
                     value.values() if isinstance(value, dict) else (value,)):  # fmt: skip
                 if isinstance(v, (Layer, Variable)) and all(v is not t for t in tracked):
                     tracked.append(v)
+                    GENERATION[0] += 1
+                    if isinstance(v, Variable) and not v.trainable:
+                        self._born_frozen.add(id(v))
+            if name in _RESTRUCTURING:
+                GENERATION[0] += 1
         if name == "dtype":
             self.__dict__.pop("_last_dtype", None)  # the autocast check must look again
         object.__setattr__(self, name, value)
@@ -159,8 +175,11 @@ class Layer:
         var.path = f"{self.name}/{name}" if name else self.name
         var._constraint = constraints.get(constraint) if constraint is not None else None
         self._own_weights.append(var)
+        if not var.trainable:
+            self._born_frozen.add(id(var))
         if regularizer is not None:
             self._regularized.append((regularizers.get(regularizer), var))
+        GENERATION[0] += 1
         return var
 
     @property
@@ -196,7 +215,8 @@ class Layer:
         lists stay aligned (and match Keras's) when a layer is frozen or unfrozen.
         """
         own = self._own_variables()
-        out = [v for v in own if v.trainable] + [v for v in own if not v.trainable]
+        frozen = self._born_frozen
+        out = [v for v in own if id(v) not in frozen] + [v for v in own if id(v) in frozen]
         seen = {id(v) for v in out}
         for layer in self._sublayers():
             for w in layer.weights:
@@ -266,11 +286,21 @@ class Layer:
 
     @property
     def losses(self):
-        """Regularization losses (scalar Tensors) of this layer and its sub-layers."""
-        out = [reg(var) for reg, var in self._regularized]
+        """Regularization losses (scalar Tensors) of this layer and its sub-layers.
+
+        Weight regularizers count only for weights in ``trainable_weights`` (not those of a
+        frozen layer, or created with ``trainable=False``), as Keras 3's
+        ``Layer._get_regularization_losses``; activity regularization losses always count.
+        """
+        return self._collect_losses(False)
+
+    def _collect_losses(self, frozen):
+        frozen = frozen or not self._trainable
+        out = [] if frozen else [reg(var) for reg, var in self._regularized if var.trainable]
         out.extend(self._activity_losses)
         for layer in self._sublayers():
-            out.extend(layer.losses)
+            custom = type(layer).losses is not Layer.losses  # a subclass's own `losses`
+            out.extend(layer.losses if custom else layer._collect_losses(frozen))
         return out
 
     # -- building and calling -------------------------------------------------------------
@@ -334,6 +364,8 @@ class Layer:
         out = self.call(*args, **kwargs)
         if self.activity_regularizer is not None:
             self._activity_losses = [self.activity_regularizer(out) / max(1, out.shape[0])]
+        elif self._activity_losses:  # the regularizer was removed: no stale loss from before
+            self._activity_losses = []
         if self._mask_passthrough:
             mask = getattr(inputs, "_keras_mask", None)
             if mask is not None and getattr(out, "_keras_mask", None) is None:

@@ -171,7 +171,7 @@ class Trainer:
         total = None
         if self._compile_loss is not None and y is not None:
             total = self._compile_loss(y, y_pred, sample_weight)
-        cache = self._fit_cache
+        cache = self._live_fit_cache()
         extras = self.losses if cache is None else (() if cache.lossless else cache.losses())
         for extra in extras:
             total = extra if total is None else total + extra
@@ -190,12 +190,17 @@ class Trainer:
     def train_step(self, data):
         """One optimisation step on a batch; returns the running metrics dict."""
         x, y, sample_weight = da.unpack(data)
+        cache = self._live_fit_cache()  # before the forward: it reads activity regularizers
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         self._track_loss(loss, _batch_len(x))
         cache = self._fit_cache
         trainable = self.trainable_weights if cache is None else cache.trainable
         if trainable:
+            if self.optimizer.loss_scale_factor is not None:
+                # as Keras's train_step: the loss is scaled before differentiating and
+                # `apply` divides the gradients by the same factor
+                loss = self.optimizer.scale_loss(loss)
             grads = _grad(loss, trainable)
             if cache is None:
                 self.optimizer.apply(grads, trainable)
@@ -218,6 +223,14 @@ class Trainer:
     def predict_step(self, data):
         x, _, _ = da.unpack(data)
         return self(x, training=False)
+
+    def _live_fit_cache(self):
+        """The running fit's cache, reread when the layer tree or the optimizer changed since
+        (a callback froze a layer, set an activity regularizer or swapped the optimizer)."""
+        cache = self._fit_cache
+        if cache is not None and cache.stale(self):
+            cache = self._fit_cache = _FitCache(self)
+        return cache
 
     def _apply_constraints(self, variables):
         for v in variables:
@@ -336,6 +349,9 @@ class Trainer:
                     break
         finally:
             self._fit_cache = None  # also after an exception: never a stale list
+        if epochs > 0 and getattr(self.optimizer, "use_ema", False):
+            # as Keras's fit: with EMA, the weights end as their moving averages
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(epoch_logs)
         return self.history
 
@@ -511,42 +527,58 @@ def _to_numpy(t):
 
 
 class _FitCache:
-    """What every step of one ``fit`` call needs and cannot change during it: the trainable
-    variables (built into the optimizer), those with constraints, and the layers that can add
-    losses. Read once per ``fit`` instead of walking the layers on every step."""
+    """What the steps of one ``fit`` call read from the model: the trainable variables (built
+    into the optimizer), those with constraints, and the layers that can add losses. Read once
+    instead of walking the layers on every step, and read again when :meth:`stale` says the
+    layer tree or the optimizer changed (``layers.layer.GENERATION``)."""
 
     __slots__ = ("model", "trainable", "constrained", "loss_layers", "lossless", "optimizer",
-                 "_apply")
+                 "_apply", "generation", "flags", "_gen")
 
     def __init__(self, model):
-        from ..layers.layer import Layer  # noqa: PLC0415 - layers import the trainer's module
+        from ..layers import layer as layer_module  # noqa: PLC0415 - layers import this module
 
+        Layer = layer_module.Layer
+        self._gen = layer_module.GENERATION
+        self.generation = self._gen[0]
         self.model = model
         self.trainable = model.trainable_weights
+        # a Variable's own `trainable` setter moves no generation: its flag is compared
+        self.flags = [v.requires_grad for v in self.trainable]
         self.optimizer = model.optimizer
         self.optimizer.build(self.trainable)
         self.constrained = [v for v in self.trainable if getattr(v, "_constraint", None)]
         layers = _flat_layers(model)
         # A class that overrides `losses` is asked through the property on every step.
         plain = all(type(la).losses is Layer.losses for la in layers)
-        # Only layers with weight regularizers or an activity regularizer add losses; an
-        # empty list means there is nothing to add on any step of this fit.
-        carriers = [la for la in layers if la._regularized or la.activity_regularizer
-                    is not None or la._activity_losses]  # fmt: skip
+        # Only weight regularizers of trainable weights (as `Layer.losses`) and activity
+        # regularizers add losses; none means there is nothing to add on any step of this fit.
+        live = {id(v) for v in self.trainable}
+        carriers = []
+        for la in layers:
+            regs = [(reg, var) for reg, var in la._regularized if id(var) in live]
+            if regs or la.activity_regularizer is not None or la._activity_losses:
+                carriers.append((la, regs))
         self.loss_layers = carriers if plain else None
         self.lossless = plain and not carriers
         index = getattr(self.optimizer, "_index", None) or {}
         known = all(id(v) in index for v in self.trainable)  # else apply() raises, naming it
         self._apply = getattr(self.optimizer, "_apply_from_fit", None) if known else None
 
+    def stale(self, model) -> bool:
+        """True when a step must not use this cache: the layer tree changed, the model has
+        another optimizer, or a cached variable's ``trainable`` flag was turned off."""
+        return (self._gen[0] != self.generation or model.optimizer is not self.optimizer
+                or [v.requires_grad for v in self.trainable] != self.flags)  # fmt: skip
+
     def losses(self):
         """``model.losses`` in its order: each layer's regularizers, then its activity losses."""
         if self.loss_layers is None:
             return self.model.losses
         out = []
-        for la in self.loss_layers:
-            if la._regularized:
-                out.extend(reg(var) for reg, var in la._regularized)
+        for la, regs in self.loss_layers:
+            if regs:
+                out.extend(reg(var) for reg, var in regs)
             if la._activity_losses:
                 out.extend(la._activity_losses)
         return out
