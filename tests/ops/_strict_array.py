@@ -11,12 +11,16 @@ turns into a NumPy array by itself.
   mixed with ``x``, are the implicit conversions CuPy forbids.
 - A NumPy array mixed with a ``StrictArray`` in a ufunc or as data of a function raises
   ``TypeError`` (CuPy: "Unsupported type"); NumPy arrays as indices (``x[idx]``,
-  ``np.add.at(x, idx, v)``), axes or repeats are allowed, as CuPy copies those to the device.
+  ``np.add.at(x, idx, v)`` with one index array), axes and shapes are allowed, as CuPy copies
+  those to the device; a NumPy ``repeats`` is refused, and so is a tuple index in ``np.add.at``
+  (``cupy.add.at`` takes it), and ``*_like(shape=())`` keeps the model's shape: all three as
+  CuPy 14.2 did on an H200.
 - ``.flags`` has CuPy's three fields (no ``writeable``: CuPy arrays are never read-only);
   ``.base`` is the owning ``StrictArray`` of a view; ``.get()`` returns the NumPy array.
 
 This module is also the array "module" registered with ``backend.use_array_module``: like
-``cupy`` it has ``ndarray``, ``asarray`` and (as ``cupyx.scipy.special``) ``erf``.
+``cupy`` it has ``ndarray``, ``asarray``, ``add.at`` and (as ``cupyx.scipy.special``)
+``erf``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["StrictArray", "ndarray", "asarray", "erf", "to_numpy"]
+__all__ = ["StrictArray", "ndarray", "asarray", "erf", "add", "to_numpy"]
 
 
 def _reject(a, where):
@@ -91,6 +95,8 @@ def _sources(args):
 _HOST_AFTER_FIRST = {np.transpose, np.take, np.moveaxis, np.reshape, np.tile, np.broadcast_to,
                      np.expand_dims, np.squeeze}  # fmt: skip
 _AT_INDEX = 1  # ufunc.at(a, indices, b): the indices may be a NumPy array
+# CuPy 14's *_like read shape=() as "not given" and keep the model's shape (seen on an H200)
+_LIKE = {np.empty_like, np.zeros_like, np.ones_like, np.full_like}
 
 
 class _Flags:
@@ -139,10 +145,11 @@ class StrictArray:
         if getattr(np, ufunc.__name__, None) is not ufunc:
             return NotImplemented  # CuPy finds ufuncs by name: frompyfunc results are unknown
         at = method == "at"
-        for i, a in enumerate(inputs):
-            if not (isinstance(a, (StrictArray, np.ndarray, np.generic, numbers.Number))
-                    or (at and i == _AT_INDEX)):  # fmt: skip
-                return NotImplemented  # a Tensor: its reflected operator takes over
+        for a in inputs:
+            # a Tensor: its reflected operator takes over. A tuple index of ufunc.at: CuPy
+            # refuses it here too (seen on an H200); cupy.add.at itself takes it.
+            if not isinstance(a, (StrictArray, np.ndarray, np.generic, numbers.Number)):
+                return NotImplemented
         where = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         raw = [_unwrap_index(a) if at and i == _AT_INDEX else _unwrap(a, where)
                for i, a in enumerate(inputs)]  # fmt: skip
@@ -166,6 +173,8 @@ class StrictArray:
             if not issubclass(t, (StrictArray, np.ndarray)):
                 return NotImplemented
         where = f"np.{func.__name__}"
+        if func in _LIKE and kwargs.get("shape") == ():
+            kwargs = {k: v for k, v in kwargs.items() if k != "shape"}  # as CuPy 14 (an H200)
         if func in _HOST_AFTER_FIRST:
             raw = [_unwrap(a, where, host_ok=i > 0) for i, a in enumerate(args)]
             kw = {k: _unwrap(v, where, host_ok=True) for k, v in kwargs.items()}
@@ -330,6 +339,15 @@ def asarray(a, dtype=None):
     return StrictArray(np.array(a, dtype=dtype))
 
 
+class _Add:
+    """``cupy.add``'s ``at``: unlike the ``np.add.at`` dispatch, it takes a tuple index."""
+
+    @staticmethod
+    def at(a, indices, b):
+        np.add.at(a._a, _unwrap_index(indices), _unwrap(b, "add.at"))
+
+
+add = _Add()
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 

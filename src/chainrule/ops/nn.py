@@ -170,7 +170,8 @@ def _shifted(x, axis):
     ``log(2)`` is below one ulp and log_softmax([1e8, 1e8]) came out as [0, 0].
     """
     if x.size == 0:  # an empty sum is 0: log(0) = -inf (np.max has no identity here)
-        return x, np.full_like(x, -np.inf, shape=np.sum(x, axis=axis, keepdims=True).shape)
+        # the sum's own shape, module and dtype: CuPy's full_like reads shape=() as "not given"
+        return x, np.full_like(np.sum(x, axis=axis, keepdims=True), -np.inf)
     m = np.max(x, axis=axis, keepdims=True)
     if not np.isfinite(m).all():  # an all -inf (or inf/nan) row: do not shift it by inf
         m = np.where(np.isfinite(m), m, 0)

@@ -61,7 +61,8 @@ defvjp(sum, lambda g, out, x, axis=None, keepdims=False: _expand(_keep(g, x, axi
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean over ``axis`` (NaN for an empty reduction, as NumPy)."""
     if x.size == 0 or _count(x, axis) == 0:
-        return np.full_like(x, np.nan, shape=np.sum(x, axis=axis, keepdims=keepdims).shape)
+        # the sum's own shape, module and dtype: CuPy's full_like reads shape=() as "not given"
+        return np.full_like(np.sum(x, axis=axis, keepdims=keepdims), np.nan)
     if x.dtype.kind != "f":
         return np.mean(x, axis=axis, keepdims=keepdims)
     # NOTE: what np.mean does for floats (a sum, then a division in x's dtype) without its
@@ -181,7 +182,7 @@ def logsumexp(x, axis=None, keepdims=False):
     An empty reduction gives ``log(0) = -inf``, as PyTorch and Keras.
     """
     if x.size == 0:  # np.max has no identity for an empty axis
-        return np.full_like(x, -np.inf, shape=np.sum(x, axis=axis, keepdims=keepdims).shape)
+        return np.full_like(np.sum(x, axis=axis, keepdims=keepdims), -np.inf)
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m

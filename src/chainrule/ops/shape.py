@@ -242,7 +242,10 @@ def getitem(x, index):
 def _getitem_vjp(g, out, x, index):
     res = np.zeros_like(x, dtype=g.dtype)
     if _is_advanced(index):
-        np.add.at(res, index, g)  # repeated indices accumulate
+        if type(res) is np.ndarray:
+            np.add.at(res, index, g)  # repeated indices accumulate
+        else:  # NOTE: CuPy's np.add.at dispatch refuses a tuple index; its own add.at takes it
+            backend.array_module(res).add.at(res, index, g)
     else:
         res[index] = g
     return res
