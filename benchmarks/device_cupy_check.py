@@ -1,18 +1,26 @@
 """Which ops run on CuPy arrays: a device check, run where CuPy and a GPU are present.
 
-For every row of the op table (``tests/ops/op_table.py``) and its first (shapes, kwargs) case,
-the op runs forward and backward on CuPy arrays and on NumPy arrays, and the results are
-compared (float32, rtol 1e-4). Also a dense + softmax cross-entropy training step on the GPU.
-Prints one line per op and a summary; exits 0 whatever it finds (it maps the work a CuPy
-backend still needs, it does not gate anything). Not part of ``make test``: CI has no GPU.
+For every row of the op table (``tests/ops/op_table.py``) and its first ``--cases`` (shapes,
+kwargs) cases (default 1), the op runs forward and backward on CuPy arrays and on NumPy arrays,
+and the results are compared (float32, rtol 1e-4). Also a dense + softmax cross-entropy
+training step on the GPU. Prints one line per failing op and a summary; exits 0 whatever it
+finds (it maps the work a CuPy backend still needs, it does not gate anything). Not part of
+``make test``: CI has no GPU; ``tests/ops/test_array_backend.py`` runs the same checks on a
+CPU stand-in for CuPy arrays.
 
-    python benchmarks/device_cupy_check.py
+``--engine-patch`` applies the patch to ``autodiff/engine.py`` proposed in that test module
+(``engine_patched_private``/``engine_patched_owner``), to check the ops on the GPU before it
+lands.
+
+    python benchmarks/device_cupy_check.py [--cases N] [--engine-patch]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -25,29 +33,31 @@ def _to_numpy(a):
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
-def check_op(cr, cp, spec):
-    shapes, kwargs = spec.cases[0]
+def check_op(cr, cp, spec, shapes, kwargs):
     rng = np.random.default_rng(0)
     host = spec.sample(rng, shapes, np.float32)
-    dev = [cp.asarray(a) for a in host]
+    dev = [cp.asarray(a) if isinstance(a, np.ndarray) else a for a in host]
 
     def run(arrays):
         ts = [cr.tensor(a, requires_grad=(i in spec.diff and a.dtype.kind == "f"))
               for i, a in enumerate(arrays)]  # fmt: skip
         out = spec.fn(*ts, **kwargs)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]  # split gives a list
         wanted = [t for t in ts if t.requires_grad]
+        live = [o for o in outs if o.requires_grad and o.size]
         grads = []
-        if wanted and out.dtype.kind == "f" and out.size:
-            grads = cr.grad(cr.sum(out), wanted)
-        return out.data, grads
+        if wanted and live:
+            grads = cr.grad(sum(cr.sum(o) for o in live), wanted)
+        return [o.data for o in outs], grads
 
-    ref_out, ref_grads = run(host)
-    out, grads = run(dev)
-    if type(out).__module__.split(".")[0] != "cupy":
-        return f"forward returned {type(out).__name__}, not a CuPy array"
-    np.testing.assert_allclose(_to_numpy(out), ref_out, rtol=1e-4, atol=1e-5)
+    ref_outs, ref_grads = run(host)
+    outs, grads = run(dev)
+    for out, ref_out in zip(outs, ref_outs, strict=True):
+        if not isinstance(out, cp.ndarray):
+            return f"forward returned {type(out).__name__}, not a CuPy array"
+        np.testing.assert_allclose(_to_numpy(out), ref_out, rtol=1e-4, atol=1e-5)
     for g, rg in zip(grads, ref_grads, strict=True):
-        if type(g).__module__.split(".")[0] != "cupy":
+        if not isinstance(g, cp.ndarray):
             return f"gradient is {type(g).__name__}, not a CuPy array"
         np.testing.assert_allclose(_to_numpy(g), rg, rtol=1e-4, atol=1e-5)
     return None
@@ -76,26 +86,52 @@ def training_step(cr, cp):
     return losses
 
 
+def _apply_engine_patch():
+    from test_array_backend import engine_patched_owner, engine_patched_private  # noqa: PLC0415
+
+    from chainrule.autodiff import engine  # noqa: PLC0415
+
+    engine._owner = engine_patched_owner
+    engine._private = engine_patched_private
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1, help="cases per op (default 1)")
+    parser.add_argument("--engine-patch", action="store_true", help="apply the engine patch")
+    args = parser.parse_args()
     import chainrule as cr  # noqa: PLC0415
     from chainrule import backend  # noqa: PLC0415
 
     cp = backend.use_cupy()
-    print(f"CuPy {cp.__version__}, device {cp.cuda.runtime.getDeviceProperties(0)['name']}")
+    name = cp.cuda.runtime.getDeviceProperties(0)["name"]
+    name = name.decode() if isinstance(name, bytes) else name
+    print(f"CuPy {cp.__version__}, NumPy {np.__version__}, device {name}, "
+          f"engine patch {'applied' if args.engine_patch else 'not applied'}")  # fmt: skip
+    if args.engine_patch:
+        _apply_engine_patch()
     from op_table import OPS  # noqa: PLC0415
 
     ok, failed = [], []
+    start = time.perf_counter()
+    n_cases = 0
     for spec in OPS:
-        try:
-            problem = check_op(cr, cp, spec)
-        except Exception as err:  # noqa: BLE001 - a map of failures, not a test
-            problem = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
-        if problem is None:
+        problems = []
+        for shapes, kwargs in spec.cases[: args.cases]:
+            n_cases += 1
+            try:
+                problem = check_op(cr, cp, spec, shapes, kwargs)
+            except Exception as err:  # noqa: BLE001 - a map of failures, not a test
+                problem = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+            if problem is not None:
+                problems.append(f"{shapes} {kwargs}: {problem}")
+        if not problems:
             ok.append(spec.name)
         else:
-            failed.append((spec.name, problem))
-            print(f"FAIL {spec.name}: {problem}")
-    print(f"ops on CuPy: {len(ok)} pass, {len(failed)} fail of {len(OPS)}")
+            failed.append(spec.name)
+            print(f"FAIL {spec.name} ({len(problems)} cases), first: {problems[0]}")
+    print(f"ops on CuPy: {len(ok)} pass, {len(failed)} fail of {len(OPS)} "
+          f"({n_cases} cases, {time.perf_counter() - start:.0f} s)")  # fmt: skip
     print("pass:", " ".join(ok))
     try:
         losses = training_step(cr, cp)
