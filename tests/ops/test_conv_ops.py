@@ -4,6 +4,8 @@ Layouts: chainrule is channels-last with Keras kernels ``(*k, in/groups, out)``;
 channels-first with kernels ``(out, in/groups, *k)``; each test transposes explicitly.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -343,25 +345,33 @@ def test_conv2d_with_bias_matches_torch_on_benchmark_shapes(xshape, kshape, grou
         _close(got, want)
 
 
-def test_conv_kept_windows_live_only_as_long_as_the_output():
+def test_conv_windows_built_once_and_kept_only_by_the_graph(monkeypatch):
     import gc  # noqa: PLC0415
+    import weakref  # noqa: PLC0415
 
-    from chainrule.ops import _conv_fast  # noqa: PLC0415
+    conv_module = importlib.import_module("chainrule.ops.conv")  # the module, not ops.conv
 
+    calls = []
+    im2col = conv_module._im2col
+    monkeypatch.setattr(conv_module, "_im2col", lambda *a: calls.append(1) or im2col(*a))
     x, w = _rand(2, 6, 5, 3), _rand(3, 3, 3, 4)
-    before = len(_conv_fast._KEPT)
-    with cr.no_grad():
-        ops.conv(x, w)
-    assert len(_conv_fast._KEPT) == before  # nothing kept without grad mode
     wt = cr.tensor(w, requires_grad=True)
-    y = ops.conv(x, wt)
-    assert len(_conv_fast._KEPT) == before + 1
+    y = ops.conv(x, wt, activation="relu")
+    (saved,) = y._node.kwargs["saved"]  # the forward's windows, held by the graph node
+    kept = weakref.ref(saved)
+    del saved
     (gw,) = cr.grad(y.sum(), [wt])
     (gw2,) = cr.grad(y.sum(), [wt])  # a second backward over the same graph: same windows
+    assert len(calls) == 1  # one im2col for the forward and both backward passes
     np.testing.assert_array_equal(gw, gw2)
+    w2 = cr.tensor(w, requires_grad=True)
+    (ref,) = cr.grad(ops.relu(ops.conv(x, w2)).sum(), [w2])  # unfused, windows rebuilt
+    np.testing.assert_allclose(gw, ref, rtol=1e-6, atol=1e-6)
     del y
     gc.collect()
-    assert len(_conv_fast._KEPT) == before
+    assert kept() is None  # freed with the graph
+    with cr.no_grad():
+        assert ops.conv(x, wt)._node is None
 
 
 # -- the fused conv + bias + relu primitive (ops.conv(..., activation="relu")) -----------------

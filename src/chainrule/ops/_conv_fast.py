@@ -10,13 +10,10 @@ Measured on the benchmark's CNN shapes (``benchmarks/tasks/cnn.py``); see each `
 from __future__ import annotations
 
 import itertools
-import weakref
 
-from ..autodiff import grad_mode
 from ..backend import np
 
 _as_strided = np.lib.stride_tricks.as_strided
-_GRAD = grad_mode.STATE
 
 
 def offsets(ksize):
@@ -64,29 +61,6 @@ def col2im(dcols, pshape, ksize, strides, dilation, osize):
         # inner loops than adding the (N, *O, *K, C) layout's slices.
         out[window(off, strides, dilation, osize)] += dcols[i]
     return out
-
-
-# -- values kept from a forward pass for its backward ------------------------------------------
-_KEPT: dict = {}
-
-
-def keep(out, value):
-    """Keep ``value`` for the VJPs of the primitive that returned the array ``out``.
-
-    Only under grad mode (no graph, no backward). The entry lives exactly as long as ``out``:
-    a graph node holds ``out``, so its backward finds the entry; when ``out`` is freed the
-    entry goes with it (``weakref.finalize``), so nothing leaks and no id is ever reused
-    while its entry is present.
-    """
-    if _GRAD.enabled:
-        key = id(out)
-        _KEPT[key] = value
-        weakref.finalize(out, _KEPT.pop, key, None)
-
-
-def kept(out):
-    """The value kept for ``out`` by ``keep``, or None."""
-    return _KEPT.get(id(out))
 
 
 # -- bias --------------------------------------------------------------------------------------

@@ -115,13 +115,14 @@ def _conv_cols(x, kernel, strides, dilation, pads):
 # so the relu mask is applied to g once and only the gradients asked for are computed (the
 # first layer's input never pays for its col2im).
 @primitive(nargs=3)
-def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=None):
+def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=None, saved=None):
     """Channels-last convolution with explicit padding (the primitive behind ``conv``).
 
     ``out[n, o, f] = act(sum_{k, c} xpad[n, o * s + k * d, g(f) * C/g + c] * kernel[k, c, f]
     + bias[f])`` with ``xpad`` the input padded by ``pads``, ``g(f)`` the group of filter f
     and ``act`` the identity (``activation=None``) or ``max(., 0)`` (``"relu"``; relu'(0) = 0).
-    Shapes: ``(N, *S, C), (*K, C/groups, F), (F,) or None -> (N, *O, F)``.
+    ``saved``: an optional empty list that receives the input's windows for the kernel
+    gradient. Shapes: ``(N, *S, C), (*K, C/groups, F), (F,) or None -> (N, *O, F)``.
     """
     cols, _, osize = _conv_cols(x, kernel, strides, dilation, pads)
     out = _grouped_matmul(cols, kernel.reshape(cols.shape[1], -1, kernel.shape[-1]), groups)
@@ -130,9 +131,11 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=No
         _fast.add_bias(out, bias)
     if activation == "relu":
         np.maximum(out, 0, out=out)
-    # NOTE: the windows are kept for the kernel gradient (one im2col per step instead of
-    # two), for as long as the output lives; the memory is prod(K) times the input's.
-    _fast.keep(out, cols)
+    if saved is not None:
+        # NOTE: the graph node holds ``saved`` (a keyword argument), so the windows live
+        # exactly as long as the node: one im2col per step instead of two. With no node
+        # (no_grad, or nothing requires grad) the list is dropped as ``conv`` returns.
+        saved.append(cols)
     return out
 
 
@@ -154,14 +157,15 @@ def _conv_dx(g, x, kernel, strides, dilation, pads, groups):
 
 
 def _conv_vjp(needs, g, out, x, kernel, bias, strides, dilation, pads, groups,
-              activation=None):  # fmt: skip
+              activation=None, saved=None):  # fmt: skip
     if activation == "relu":
         g = g * (out > 0)  # out > 0 exactly where the pre-activation is > 0
     gx = _conv_dx(g, x, kernel, strides, dilation, pads, groups) if 0 in needs else None
     gk = gb = None
     if 1 in needs:
-        cols = _fast.kept(out)
-        if cols is None:  # the forward ran without grad mode: rebuild the windows
+        if saved:
+            cols = saved[0]
+        else:  # called without a list: rebuild the windows
             cols, _, _ = _conv_cols(x, kernel, strides, dilation, pads)
         gk = _grouped_dkernel(cols, g.reshape(-1, g.shape[-1]), kernel.shape, groups)
     if 2 in needs:
@@ -429,7 +433,8 @@ def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="cha
                 f"along spatial axis {i}; input shape {tuple(inputs.shape)}, kernel shape "
                 f"{tuple(kernel.shape)}"
             )
-    out = conv_general(x, kernel, bias, strides, dilation, pads, cin // kin, activation)
+    out = conv_general(x, kernel, bias, strides, dilation, pads, cin // kin, activation,
+                       saved=[])  # fmt: skip
     return _to_format(out, data_format, rank)
 
 
