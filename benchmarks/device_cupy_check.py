@@ -8,11 +8,7 @@ finds (it maps the work a CuPy backend still needs, it does not gate anything). 
 ``make test``: CI has no GPU; ``tests/ops/test_array_backend.py`` runs the same checks on a
 CPU stand-in for CuPy arrays.
 
-``--engine-patch`` applies the patch to ``autodiff/engine.py`` proposed in that test module
-(``engine_patched_private``/``engine_patched_owner``), to check the ops on the GPU before it
-lands.
-
-    python benchmarks/device_cupy_check.py [--cases N] [--engine-patch]
+    python benchmarks/device_cupy_check.py [--cases N]
 """
 
 from __future__ import annotations
@@ -86,19 +82,9 @@ def training_step(cr, cp):
     return losses
 
 
-def _apply_engine_patch():
-    from test_array_backend import engine_patched_owner, engine_patched_private  # noqa: PLC0415
-
-    from chainrule.autodiff import engine  # noqa: PLC0415
-
-    engine._owner = engine_patched_owner
-    engine._private = engine_patched_private
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1, help="cases per op (default 1)")
-    parser.add_argument("--engine-patch", action="store_true", help="apply the engine patch")
     args = parser.parse_args()
     import chainrule as cr  # noqa: PLC0415
     from chainrule import backend  # noqa: PLC0415
@@ -106,10 +92,7 @@ def main() -> int:
     cp = backend.use_cupy()
     name = cp.cuda.runtime.getDeviceProperties(0)["name"]
     name = name.decode() if isinstance(name, bytes) else name
-    print(f"CuPy {cp.__version__}, NumPy {np.__version__}, device {name}, "
-          f"engine patch {'applied' if args.engine_patch else 'not applied'}")  # fmt: skip
-    if args.engine_patch:
-        _apply_engine_patch()
+    print(f"CuPy {cp.__version__}, NumPy {np.__version__}, device {name}")
     from op_table import OPS  # noqa: PLC0415
 
     ok, failed = [], []

@@ -6,11 +6,6 @@ Each case checks that every result and gradient is a ``StrictArray``, never a Nu
 equals the same computation on NumPy arrays exactly (the stand-in runs the same NumPy kernels,
 so any difference is a different code path). ``benchmarks/device_cupy_check.py`` runs the same
 on real CuPy arrays where a GPU is present.
-
-The backward tests run with the engine's ``_private`` and ``_owner`` replaced by the versions
-below (the patch proposed for ``autodiff/engine.py``: its ``np.asarray(g)`` converts a device
-gradient to NumPy); ``test_engine_as_is_*`` run the engine unpatched (and ``backward()``'s
-accumulation, which needs a second patch) and are expected to fail until the patches land.
 """
 
 from __future__ import annotations
@@ -23,58 +18,15 @@ from op_table import OPS, case_id
 
 import chainrule as cr
 from chainrule import backend
-from chainrule.autodiff import engine
 
 CASES_PER_OP = None  # every case of every row: ~750 cases, ~10 s
 CASES = [(spec, shapes, kw) for spec in OPS for shapes, kw in spec.cases[:CASES_PER_OP]]
-ENGINE_PATCH = (
-    "autodiff/engine.py: _private calls np.asarray(g) and reads g.flags.writeable (CuPy has "
-    "neither), and _owner walks .base only through np.ndarray; the patch is "
-    "engine_patched_private/_owner in tests/ops/test_array_backend.py"
-)
-ACCUMULATE_PATCH = (
-    "autodiff/engine.py backward(): t.grad = np.asarray(t.grad + g) converts a CuPy gradient; "
-    "the patch keeps t.grad + g (np.asarray only for a NumPy scalar)"
-)
-
-
 @pytest.fixture(autouse=True)
 def strict_arrays():
     """Register the stand-in as the device array module (what ``backend.use_cupy`` does)."""
     previous = backend.use_array_module(sa)
     yield
     backend.use_array_module(previous)
-
-
-# -- the proposed engine patch (autodiff/engine.py), applied here by monkeypatch -------------
-
-
-def engine_patched_owner(a):
-    """The array that owns ``a``'s memory (``a`` itself unless it is a view)."""
-    while backend.is_array(a.base):
-        a = a.base
-    return a
-
-
-def engine_patched_private(g, held):
-    """``g``, or a copy of it when the caller may already hold its memory."""
-    if isinstance(g, np.generic):
-        g = np.asarray(g)  # 0-d sums come back as NumPy scalars
-    base = g.base
-    key = id(g) if base is None else id(engine._owner(g))
-    # NOTE: CuPy arrays have no read-only flag (and no broadcast views in our VJPs' results
-    # that reach here uncopied: ``unbroadcast`` sums, it never broadcasts)
-    if key in held or not getattr(g.flags, "writeable", True):  # read-only: a broadcast view
-        g = g.copy()
-        key = id(g)
-    held.add(key)
-    return g
-
-
-@pytest.fixture
-def patched_engine(monkeypatch):
-    monkeypatch.setattr(engine, "_owner", engine_patched_owner)
-    monkeypatch.setattr(engine, "_private", engine_patched_private)
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -146,7 +98,7 @@ def test_use_array_module_rejects_a_non_module():
 
 
 @pytest.mark.parametrize("spec,shapes,kw", CASES, ids=[case_id(*c) for c in CASES])
-def test_op_keeps_device_arrays(spec, shapes, kw, patched_engine):
+def test_op_keeps_device_arrays(spec, shapes, kw):
     arrays = _sample(spec, shapes)
     ref_outs, ref_grads = _run(spec, arrays, kw, device=False)
     outs, grads = _run(spec, arrays, kw, device=True)
@@ -191,7 +143,7 @@ def _train(device, steps=5):
     return losses, [p.data for p in params]
 
 
-def test_training_step_keeps_device_arrays(patched_engine):
+def test_training_step_keeps_device_arrays():
     ref_losses, ref_params = _train(device=False)
     losses, params = _train(device=True)
     for k, (loss, ref) in enumerate(zip(losses, ref_losses, strict=True)):
@@ -201,7 +153,7 @@ def test_training_step_keeps_device_arrays(patched_engine):
         _assert_same(p, ref, f"parameter {k} after training")
 
 
-def test_backward_gives_device_gradients(patched_engine):
+def test_backward_gives_device_gradients():
     x = cr.tensor(sa.asarray(np.array([0.5, -1.0, 2.0], np.float32)), requires_grad=True)
     cr.sum(cr.tanh(x) * x).backward()
     ref = cr.tensor(np.array([0.5, -1.0, 2.0], np.float32), requires_grad=True)
@@ -209,7 +161,7 @@ def test_backward_gives_device_gradients(patched_engine):
     _assert_same(x.grad, ref.grad, "x.grad")
 
 
-def test_getitem_with_a_device_index_accumulates_repeats(patched_engine):
+def test_getitem_with_a_device_index_accumulates_repeats():
     # a device index array is advanced indexing: repeated rows must add up, not overwrite
     x = cr.tensor(sa.asarray(np.arange(6.0, dtype=np.float32).reshape(3, 2)), requires_grad=True)
     idx = cr.tensor(sa.asarray(np.array([2, 0, 2, 2])))
@@ -219,26 +171,23 @@ def test_getitem_with_a_device_index_accumulates_repeats(patched_engine):
     _assert_same(g, np.array([[1, 1], [0, 0], [3, 3]], np.float32), "d sum(take(x, idx)) / dx")
 
 
-# -- the engine as it is: these fail until the engine patch above lands -----------------------
+# -- the engine's own bookkeeping on device arrays (aliasing checks, accumulation) -----------
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=ENGINE_PATCH)
-def test_engine_as_is_grad_keeps_device_arrays():
+def test_engine_grad_keeps_device_arrays():
     _, params = _train(device=True, steps=1)
     for k, p in enumerate(params):
         _assert_device(p, f"parameter {k}")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=ACCUMULATE_PATCH)
-def test_engine_as_is_backward_accumulates_device_gradients(patched_engine):
+def test_engine_backward_accumulates_device_gradients():
     x = cr.tensor(sa.asarray(np.array([0.5, -1.0], np.float32)), requires_grad=True)
     for _ in range(2):
         cr.sum(x * x).backward()
     _assert_same(x.grad, np.array([2.0, -4.0], np.float32), "x.grad after two backward()")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=ENGINE_PATCH)
-def test_engine_as_is_backward_keeps_device_arrays():
+def test_engine_backward_keeps_device_arrays():
     x = cr.tensor(sa.asarray(np.array([0.5, -1.0], np.float32)), requires_grad=True)
     cr.sum(x * x).backward()
     _assert_device(x.grad, "x.grad")

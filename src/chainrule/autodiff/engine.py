@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 
-from ..backend import np
+from ..backend import is_array, np
 from .tensor import Tensor, as_array
 
 __all__ = ["backward", "grad", "unbroadcast"]
@@ -170,7 +170,7 @@ def _seed(root, grad_output):
 
 def _owner(a):
     """The array that owns ``a``'s memory (``a`` itself unless it is a view)."""
-    while isinstance(a.base, np.ndarray):
+    while is_array(a.base):  # NumPy or CuPy views
         a = a.base
     return a
 
@@ -182,11 +182,12 @@ def _private(g, held):
     gradient and the caller's seed, can be one array; an in-place update of one (clipping,
     weight decay) would silently change the other. ``held`` has the ids of owners handed out.
     """
-    if type(g) is not np.ndarray:
-        g = np.asarray(g)  # 0-d sums come back as NumPy scalars
+    if isinstance(g, np.generic):
+        g = np.asarray(g)  # 0-d NumPy sums come back as scalars (CuPy's stay 0-d arrays)
     base = g.base
     key = id(g) if base is None else id(_owner(g))
-    if key in held or not g.flags.writeable:  # read-only: a broadcast view
+    # read-only: a broadcast view (CuPy's flags have no `writeable`: its arrays always are)
+    if key in held or not getattr(g.flags, "writeable", True):
         g = g.copy()
         key = id(g)
     held.add(key)
@@ -208,7 +209,8 @@ def backward(root: Tensor, grad_output=None) -> None:
         if t.grad is None:
             t.grad = _private(g, held)
         else:
-            t.grad = np.asarray(t.grad + g)  # new array: never mutate a shared one
+            total = t.grad + g  # a new array: never mutate a shared one
+            t.grad = np.asarray(total) if isinstance(total, np.generic) else total
 
 
 def grad(outputs, inputs, grad_outputs=None):

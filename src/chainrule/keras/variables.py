@@ -12,6 +12,13 @@ from ..backend import floatx, np
 
 __all__ = ["Variable"]
 
+# Bumped whenever something a training step reads from the layer tree may have changed: a
+# `trainable` flag (of a layer or of a Variable), an `activity_regularizer`, a model's
+# `optimizer`, a weight or sub-layer added. `fit` caches that reading (trainers/trainer.py
+# `_FitCache`) and rereads it when this moves, so a callback that freezes a layer or swaps the
+# optimizer takes effect at the next step, as in Keras.
+GENERATION = [0]
+
 
 class Variable(Tensor):
     """A model weight.
@@ -61,6 +68,7 @@ class Variable(Tensor):
     def trainable(self, value):
         self._trainable = bool(value)
         self.requires_grad = self._trainable and self.data.dtype.kind == "f"
+        GENERATION[0] += 1
 
     @property
     def value(self):

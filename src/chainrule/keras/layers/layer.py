@@ -15,7 +15,7 @@ from collections import defaultdict
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
 from ..naming import to_snake_case
-from ..variables import Variable
+from ..variables import GENERATION, Variable
 from .input_spec import assert_input_compatibility
 
 __all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
@@ -61,12 +61,7 @@ def _is_symbolic(x):
 
 _CONCRETE = (np.ndarray, Tensor)  # exact types that are never symbolic (a fast check per call)
 
-# Bumped whenever something a training step reads from the layer tree may have changed: a
-# `trainable` flag, an `activity_regularizer`, a model's `optimizer`, a weight or sub-layer
-# added. `fit` caches that reading (trainers/trainer.py `_FitCache`) and rereads it when this
-# moves, so a callback that freezes a layer or swaps the optimizer takes effect at the next
-# step, as in Keras.
-GENERATION = [0]
+# GENERATION (keras/variables.py) moves when one of these is set on a layer.
 _RESTRUCTURING = frozenset(("trainable", "activity_regularizer", "optimizer"))
 
 

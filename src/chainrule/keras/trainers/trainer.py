@@ -530,10 +530,10 @@ class _FitCache:
     """What the steps of one ``fit`` call read from the model: the trainable variables (built
     into the optimizer), those with constraints, and the layers that can add losses. Read once
     instead of walking the layers on every step, and read again when :meth:`stale` says the
-    layer tree or the optimizer changed (``layers.layer.GENERATION``)."""
+    layer tree or the optimizer changed (``keras.variables.GENERATION``)."""
 
     __slots__ = ("model", "trainable", "constrained", "loss_layers", "lossless", "optimizer",
-                 "_apply", "generation", "flags", "_gen")
+                 "_apply", "generation", "_gen")
 
     def __init__(self, model):
         from ..layers import layer as layer_module  # noqa: PLC0415 - layers import this module
@@ -543,8 +543,6 @@ class _FitCache:
         self.generation = self._gen[0]
         self.model = model
         self.trainable = model.trainable_weights
-        # a Variable's own `trainable` setter moves no generation: its flag is compared
-        self.flags = [v.requires_grad for v in self.trainable]
         self.optimizer = model.optimizer
         self.optimizer.build(self.trainable)
         self.constrained = [v for v in self.trainable if getattr(v, "_constraint", None)]
@@ -566,10 +564,9 @@ class _FitCache:
         self._apply = getattr(self.optimizer, "_apply_from_fit", None) if known else None
 
     def stale(self, model) -> bool:
-        """True when a step must not use this cache: the layer tree changed, the model has
-        another optimizer, or a cached variable's ``trainable`` flag was turned off."""
-        return (self._gen[0] != self.generation or model.optimizer is not self.optimizer
-                or [v.requires_grad for v in self.trainable] != self.flags)  # fmt: skip
+        """True when a step must not use this cache: the layer tree or a ``trainable`` flag
+        changed (``GENERATION`` moved), or the model has another optimizer."""
+        return self._gen[0] != self.generation or model.optimizer is not self.optimizer
 
     def losses(self):
         """``model.losses`` in its order: each layer's regularizers, then its activity losses."""
