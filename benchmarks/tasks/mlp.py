@@ -151,10 +151,11 @@ def scale(sizes, repeats: int):
     x, y = data(max(sizes))
     model = chainrule_model(weights())
     chainrule_epoch(model, x[: 4 * BATCH], y[: 4 * BATCH])
-    out = {}
-    for n in sizes:
-        out[n] = statistics.median(chainrule_epoch(model, x[:n], y[:n])[0] for _ in range(repeats))
-    return out
+    times = {n: [] for n in sizes}
+    for _ in range(repeats):  # round-robin over the sizes, so a change of load hits all alike
+        for n in sizes:
+            times[n].append(chainrule_epoch(model, x[:n], y[:n])[0])
+    return {n: statistics.median(t) for n, t in times.items()}
 
 
 def gemm_gflops(n: int = 1024, repeats: int = 5) -> float:
