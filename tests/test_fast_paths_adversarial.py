@@ -56,6 +56,18 @@ def test_grad_wrt_a_tensor_whose_masked_twin_is_also_used():
     np.testing.assert_allclose(g_multi, np.full(3, 3.0))
 
 
+def test_masked_leaf_passes_its_gradient_to_the_leaf():
+    # a leaf has no node to share: attach_mask gives the masked output one (it was a separate
+    # leaf, so the user's tensor got a zero gradient)
+    x = cr.tensor([1.0, -2.0, 0.5], dtype="float64", requires_grad=True)
+    xm = attach_mask(x, np.array([True, False, True]))
+    (g,) = cr.grad((xm * xm).sum() + (x * 3.0).sum(), [x])
+    tx = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    ((tx * tx).sum() + (tx * 3.0).sum()).backward()
+    np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-12)
+    assert xm._keras_mask.tolist() == [True, False, True]
+
+
 def _random_graph(rng):
     """A random DAG in chainrule and torch: values reused many times, created in a random
     order, with masked twins sharing nodes."""

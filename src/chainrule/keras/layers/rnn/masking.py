@@ -39,6 +39,10 @@ def attach_mask(t, mask):
         return t
     if not isinstance(t, Tensor):
         t = Tensor._wrap(np.asarray(t))
+    elif t._node is None and t.requires_grad:
+        # A leaf (a user's tensor that requires grad) has no node to share: give the masked
+        # output one (an identity reshape), or its gradient would never reach the leaf.
+        t = ops.reshape(t, t.shape)
     out = object.__new__(MaskedTensor)
     out.data, out.grad, out.requires_grad, out._node = t.data, None, t.requires_grad, t._node
     out._keras_mask = as_array(mask).astype(bool, copy=False)
