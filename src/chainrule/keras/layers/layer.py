@@ -361,7 +361,7 @@ class Layer:
             self._activity_losses = [self.activity_regularizer(out) / max(1, out.shape[0])]
         elif self._activity_losses:  # the regularizer was removed: no stale loss from before
             self._activity_losses = []
-        if self._mask_passthrough:
+        if self._mask_passthrough and kind not in _CONCRETE:  # only a MaskedTensor has a mask
             mask = getattr(inputs, "_keras_mask", None)
             if mask is not None and getattr(out, "_keras_mask", None) is None:
                 from .rnn.masking import attach_mask  # noqa: PLC0415 - only when masks flow
