@@ -3,7 +3,8 @@
 For every row of the op table (``tests/ops/op_table.py``) and its first ``--cases`` (shapes,
 kwargs) cases (default 1), the op runs forward and backward on CuPy arrays and on NumPy arrays,
 and the results are compared (float32, rtol 1e-4). Also a dense + softmax cross-entropy
-training step on the GPU. Prints one line per failing op and a summary; exits 0 whatever it
+training step on the GPU, and the time of a larger MLP step on the GPU and on the CPU. Prints
+one line per failing op and a summary; exits 0 whatever it
 finds (it maps the work a CuPy backend still needs, it does not gate anything). Not part of
 ``make test``: CI has no GPU; ``tests/ops/test_array_backend.py`` runs the same checks on a
 CPU stand-in for CuPy arrays.
@@ -82,6 +83,36 @@ def training_step(cr, cp):
     return losses
 
 
+def step_time(cr, xp, sync, batch=1024, sizes=(784, 2048, 2048, 10), steps=30):
+    """Seconds per training step (dense relu x2, dense, sparse CE, SGD) on ``xp``'s arrays."""
+    rng = np.random.default_rng(0)
+    x = xp.asarray(rng.standard_normal((batch, sizes[0])).astype(np.float32))
+    y = xp.asarray(rng.integers(0, sizes[-1], batch))
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        w = rng.standard_normal((a, b)).astype(np.float32) * np.float32(np.sqrt(2 / a))
+        params += [cr.tensor(xp.asarray(w), requires_grad=True),
+                   cr.tensor(xp.zeros(b, np.float32), requires_grad=True)]  # fmt: skip
+
+    def step():
+        h = x
+        for k in range(0, len(params) - 2, 2):
+            h = cr.dense(h, params[k], params[k + 1], activation="relu")
+        logits = cr.dense(h, params[-2], params[-1])
+        loss = cr.mean(cr.sparse_softmax_cross_entropy(y, logits))
+        for p, g in zip(params, cr.grad(loss, params), strict=True):
+            p.data -= np.float32(0.01) * g
+
+    for _ in range(3):
+        step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return (time.perf_counter() - start) / steps
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1, help="cases per op (default 1)")
@@ -121,6 +152,14 @@ def main() -> int:
         print(f"training step on the GPU: loss {losses[0]:.4f} -> {losses[-1]:.4f} in 10 steps")
     except Exception:  # noqa: BLE001
         print("training step on the GPU FAILED:")
+        traceback.print_exc(limit=4)
+    try:
+        gpu = step_time(cr, cp, cp.cuda.Device().synchronize)
+        cpu = step_time(cr, np, lambda: None, steps=5)
+        print(f"MLP 784-2048-2048-10, batch 1024, one training step: GPU {gpu * 1e3:.2f} ms, "
+              f"this machine's CPU (NumPy) {cpu * 1e3:.1f} ms ({cpu / gpu:.0f}x)")
+    except Exception:  # noqa: BLE001
+        print("timing FAILED:")
         traceback.print_exc(limit=4)
     return 0
 
