@@ -127,9 +127,7 @@ def asarray_like(x, ref):
     Use it where an op makes data on the host (an ``arange`` of indices, a constant table)
     that must meet ``ref``'s arrays: CuPy refuses to mix the two.
     """
-    if _xp is not None and isinstance(ref, _xp.ndarray):
-        return _xp.asarray(x)
-    return np.asarray(x)
+    return array_module(ref).asarray(x)
 
 
 def erf(x):
@@ -138,7 +136,7 @@ def erf(x):
     Raises:
         TypeError: for an array of a registered module that gave no ``erf``.
     """
-    if _xp is not None and isinstance(x, _xp.ndarray):
+    if array_module(x) is not np:
         if _xp_erf is None:
             raise TypeError(f"no erf was registered for {type(x).__module__} arrays")
         return _xp_erf(x)

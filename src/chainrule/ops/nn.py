@@ -275,7 +275,7 @@ def _dense_vjp(needs, g, out, x, kernel, bias, activation=None):
         g = g * (out > 0)
     if 0 not in needs:
         gx = None
-    elif g.ndim > 2 and kernel.ndim == 2:
+    elif g.ndim > 2:  # the kernel is 2-D (checked in the forward): one GEMM, as there
         gx = (g.reshape(-1, g.shape[-1]) @ kernel.T).reshape(*g.shape[:-1], kernel.shape[0])
     else:
         gx = g @ kernel.T

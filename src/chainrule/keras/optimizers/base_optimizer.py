@@ -448,14 +448,10 @@ class Optimizer(OptimizerStateMixin):
             self.apply(grads, variables)
             return
         if (self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay
-                or type(self)._backend_update_step is not Optimizer._backend_update_step
                 or type(self)._update is not Optimizer._update):
             self._update(grads, variables)
-        else:  # the plain rule, one call per variable
-            lr = self._get_current_learning_rate()
-            step = self.update_step
-            for g, v in zip(grads, variables):
-                step(g, v, lr)
+        else:  # nothing to clip or decay: the rule itself
+            self._backend_update_step(grads, variables, self._get_current_learning_rate())
         self._iterations += 1
         self._const_cache.clear()
 

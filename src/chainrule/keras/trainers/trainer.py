@@ -190,7 +190,7 @@ class Trainer:
     def train_step(self, data):
         """One optimisation step on a batch; returns the running metrics dict."""
         x, y, sample_weight = da.unpack(data)
-        cache = self._live_fit_cache()  # before the forward: it reads activity regularizers
+        self._live_fit_cache()  # reread before the forward if a callback changed the model
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         self._track_loss(loss, _batch_len(x))
@@ -585,8 +585,7 @@ class _FitCache:
             self._apply(grads, self.trainable)
         else:
             self.optimizer.apply(grads, self.trainable)
-        for v in self.constrained:
-            v.assign(np.asarray(v._constraint(v.data), dtype=v.dtype))
+        self.model._apply_constraints(self.constrained)
 
 
 def _flat_layers(layer):
