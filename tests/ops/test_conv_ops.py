@@ -352,8 +352,9 @@ def test_conv_windows_built_once_and_kept_only_by_the_graph(monkeypatch):
     conv_module = importlib.import_module("chainrule.ops.conv")  # the module, not ops.conv
 
     calls = []
-    im2col = conv_module._im2col
-    monkeypatch.setattr(conv_module, "_im2col", lambda *a: calls.append(1) or im2col(*a))
+    im2col = conv_module._fast.im2col_batch_last
+    monkeypatch.setattr(conv_module._fast, "im2col_batch_last",
+                        lambda *a: calls.append(1) or im2col(*a))  # fmt: skip
     x, w = _rand(2, 6, 5, 3), _rand(3, 3, 3, 4)
     wt = cr.tensor(w, requires_grad=True)
     y = ops.conv(x, wt, activation="relu")
@@ -436,7 +437,7 @@ def test_conv_input_gradient_is_skipped_when_the_input_needs_none(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("col2im ran for an input that needs no gradient")
 
-    monkeypatch.setattr(_conv_fast, "col2im", refuse)
+    monkeypatch.setattr(_conv_fast, "col2im_batch_last", refuse)
     w, b = cr.tensor(_rand(3, 3, 2, 4), requires_grad=True), cr.tensor(_rand(4), requires_grad=True)
     y = ops.conv(_rand(2, 6, 6, 2), w, b, activation="relu")
     gw, gb = cr.grad(y.sum(), [w, b])

@@ -10,6 +10,7 @@ Measured on the benchmark's CNN shapes (``benchmarks/tasks/cnn.py``); see each `
 from __future__ import annotations
 
 import itertools
+import math
 
 from ..backend import np
 
@@ -49,16 +50,58 @@ def im2col(xp, ksize, strides, dilation, osize):
     return cols
 
 
-def col2im(dcols, pshape, ksize, strides, dilation, osize):
-    """The adjoint of ``im2col`` for ``dcols`` laid out ``(K, N, *O, C)`` (offset first).
+# -- the batch-last layout: (C, *S, N) in memory, seen as (N, *S, C) ------------------------
+# NOTE: with the batch axis innermost and the channels outermost, every window of every
+# image is one run of O_last * N contiguous floats, so im2col and col2im are prod(K) copies
+# or adds over long runs, the GEMMs take the shapes BLAS likes ((F, K*C) @ (K*C, M)), and the
+# 2x2 pooling corners are runs of N. On the benchmark CNN this halves a training step against
+# channels-last (``benchmarks/tasks/cnn.py``). The arrays handed out are ``np.swapaxes`` views
+# with the usual ``(N, *S, C)`` shape and values: only the strides tell the layout, ufuncs
+# keep it (they iterate in memory order), and a reshape that needs another order copies.
+def batch_last(a):
+    """``(N, *S, C) <-> (C, *S, N)``: the view with the first and last axes swapped."""
+    return np.swapaxes(a, 0, -1)
 
-    Returns the ``(N, *P, C)`` sum of each offset's block added at its window.
-    """
-    out = np.zeros(pshape, dtype=dcols.dtype)
+
+def is_batch_last(a):
+    """Whether ``a`` (N, *S, C) is a ``batch_last`` view of a contiguous (C, *S, N) array."""
+    return a.ndim > 2 and not a.flags.c_contiguous and np.swapaxes(a, 0, -1).flags.c_contiguous
+
+
+def to_batch_last(a, pads=None):
+    """The contiguous ``(C, *P, N)`` array of ``a`` (N, *S, C), zero-padded by ``pads``
+    (``(lo, hi)`` per spatial axis) when given; no copy when ``a`` is batch-last unpadded."""
+    t = np.swapaxes(a, 0, -1)
+    if not pads or not any(lo or hi for lo, hi in pads):
+        return np.ascontiguousarray(t)
+    out = np.zeros((t.shape[0], *(n + lo + hi for n, (lo, hi) in zip(t.shape[1:-1], pads,
+                   strict=True)), t.shape[-1]), dtype=a.dtype)  # fmt: skip
+    out[(slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(t.shape[1:-1], pads,
+        strict=True)))] = t  # fmt: skip
+    return out
+
+
+def im2col_batch_last(xt, ksize, strides, dilation, osize, ones_row=False):
+    """``(C, *P, N) -> (K * C [+ 1], M)``: row ``(k, c)`` holds channel c under kernel offset
+    k for every output position ``M = (*O, N)``; one contiguous-run copy per kernel offset.
+    ``ones_row``: append a row of ones, so that a bias stacked under the kernel is added by
+    the same GEMM (and its gradient comes out of the kernel-gradient GEMM)."""
+    k, c = math.prod(ksize), xt.shape[0]
+    m = math.prod(osize) * xt.shape[-1]
+    cols = np.empty((k * c + ones_row, m), dtype=xt.dtype)
+    blocks = cols[: k * c].reshape(k, c, *osize, xt.shape[-1])
     for i, off in enumerate(offsets(ksize)):
-        # NOTE: with the offset axis first, each block is contiguous, so an add runs over
-        # whole rows (O_last * C elements) rather than over C-element pieces: 4x fewer
-        # inner loops than adding the (N, *O, *K, C) layout's slices.
+        blocks[i] = xt[window(off, strides, dilation, osize)]
+    if ones_row:
+        cols[-1] = 1
+    return cols
+
+
+def col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize):
+    """The adjoint of ``im2col_batch_last``: ``(K * C, M) -> (C, *P, N)``."""
+    out = np.zeros(pshape, dtype=dcols.dtype)
+    dcols = dcols.reshape(-1, *pshape[:1], *osize, pshape[-1])
+    for i, off in enumerate(offsets(ksize)):
         out[window(off, strides, dilation, osize)] += dcols[i]
     return out
 

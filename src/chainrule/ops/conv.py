@@ -62,11 +62,10 @@ def _osize(pshape, ksize, strides, dilation):
 
 
 def _grouped_matmul(cols, w, groups):
-    """``(M, K, C) x (K, C/g, F) -> (M, F)``: one GEMM per group (one in all when g=1)."""
+    """``(M, K, C) x (K, C/g, F) -> (M, F)``: one GEMM per group (``groups`` > 1; one group
+    takes the batch-last path)."""
     m, k, c = cols.shape
     f = w.shape[-1]
-    if groups == 1:
-        return cols.reshape(m, k * c) @ w.reshape(k * c, f)
     cg, fg = c // groups, f // groups
     a = cols.reshape(m, k, groups, cg).transpose(2, 0, 1, 3).reshape(groups, m, k * cg)
     b = w.reshape(k, cg, groups, fg).transpose(2, 0, 1, 3).reshape(groups, k * cg, fg)
@@ -77,8 +76,6 @@ def _grouped_dcols(g, w, groups):
     """``(M, F), (K, C/g, F) -> (M, K, C)``: the gradient of ``_grouped_matmul`` for ``cols``."""
     m, f = g.shape
     k, cg = w.shape[0], w.shape[1]
-    if groups == 1:
-        return (g @ w.reshape(k * cg, f).T).reshape(m, k, cg)
     fg = f // groups
     gg = g.reshape(m, groups, fg).transpose(1, 0, 2)
     b = w.reshape(k, cg, groups, fg).transpose(2, 0, 1, 3).reshape(groups, k * cg, fg)
@@ -90,8 +87,6 @@ def _grouped_dkernel(cols, g, wshape, groups):
     """``(M, K, C), (M, F) -> (K, C/g, F)``: the gradient of ``_grouped_matmul`` for ``w``."""
     m, k, c = cols.shape
     f = g.shape[-1]
-    if groups == 1:
-        return (cols.reshape(m, k * c).T @ g).reshape(wshape)
     cg, fg = c // groups, f // groups
     a = cols.reshape(m, k, groups, cg).transpose(2, 0, 1, 3).reshape(groups, m, k * cg)
     gg = g.reshape(m, groups, fg).transpose(1, 0, 2)
@@ -124,19 +119,63 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=No
     ``saved``: an optional empty list that receives the input's windows for the kernel
     gradient. Shapes: ``(N, *S, C), (*K, C/groups, F), (F,) or None -> (N, *O, F)``.
     """
-    cols, _, osize = _conv_cols(x, kernel, strides, dilation, pads)
-    out = _grouped_matmul(cols, kernel.reshape(cols.shape[1], -1, kernel.shape[-1]), groups)
-    out = out.reshape(x.shape[0], *osize, kernel.shape[-1])
-    if bias is not None:
-        _fast.add_bias(out, bias)
+    if groups == 1:
+        # The batch-last layout (see ``_conv_fast.batch_last``): (F, K*C) @ (K*C, M).
+        cols, osize = _conv_cols_batch_last(x, kernel, strides, dilation, pads, bias)
+        out = _stacked_kernel(kernel, bias).T @ cols
+        out = _fast.batch_last(out.reshape(kernel.shape[-1], *osize, x.shape[0]))
+    else:
+        cols, _, osize = _conv_cols(x, kernel, strides, dilation, pads)
+        out = _grouped_matmul(cols, kernel.reshape(cols.shape[1], -1, kernel.shape[-1]), groups)
+        out = out.reshape(x.shape[0], *osize, kernel.shape[-1])
+        if bias is not None:
+            _fast.add_bias(out, bias)
     if activation == "relu":
-        np.maximum(out, 0, out=out)
+        np.maximum(out, out.dtype.type(0), out=out)
     if saved is not None:
         # NOTE: the graph node holds ``saved`` (a keyword argument), so the windows live
         # exactly as long as the node: one im2col per step instead of two. With no node
         # (no_grad, or nothing requires grad) the list is dropped as ``conv`` returns.
         saved.append(cols)
     return out
+
+
+def _stacked_kernel(kernel, bias):
+    """The ``(K * C [+ 1], F)`` GEMM operand: the kernel, with the bias as a last row."""
+    w = kernel.reshape(-1, kernel.shape[-1])
+    return w if bias is None else np.concatenate([w, bias[None].astype(w.dtype, copy=False)])
+
+
+def _conv_cols_batch_last(x, kernel, strides, dilation, pads, bias):
+    """The ``(K * C [+ 1], M)`` windows of ``x`` in the batch-last layout (with the ones row
+    that adds ``bias``, when there is one), and the output size."""
+    ksize = kernel.shape[: x.ndim - 2]
+    xt = _fast.to_batch_last(x, pads)
+    osize = _osize(xt.shape[1:-1], ksize, strides, dilation)
+    cols = _fast.im2col_batch_last(xt, ksize, strides, dilation, osize, bias is not None)
+    return cols, osize
+
+
+def _conv_vjp_batch_last(needs, g, x, kernel, bias, strides, dilation, pads, saved):
+    """The gradients of the ``groups == 1`` convolution, all in the batch-last layout: one
+    GEMM gives the kernel's and the bias's (the windows carry a ones row for the bias)."""
+    f = kernel.shape[-1]
+    ksize = kernel.shape[: x.ndim - 2]
+    osize = g.shape[1:-1]
+    gt = _fast.to_batch_last(g).reshape(f, -1)  # (F, M); no copy when g is batch-last
+    gx = gk = gb = None
+    if 0 in needs:
+        pshape = (x.shape[-1], *_padded_shape(x.shape, pads)[1:-1], x.shape[0])
+        dcols = kernel.reshape(-1, f) @ gt
+        dxt = _fast.col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize)
+        gx = _fast.batch_last(_crop(dxt, pads))
+    if 1 in needs or 2 in needs:
+        cols = saved[0] if saved else _conv_cols_batch_last(x, kernel, strides, dilation,
+                                                            pads, bias)[0]  # fmt: skip
+        gkb = cols @ gt.T
+        gk = gkb[: kernel.size // f].reshape(kernel.shape)
+        gb = None if bias is None else gkb[-1].copy()
+    return gx, gk, gb
 
 
 def _conv_dx(g, x, kernel, strides, dilation, pads, groups):
@@ -146,11 +185,6 @@ def _conv_dx(g, x, kernel, strides, dilation, pads, groups):
     osize = g.shape[1:-1]
     pshape = _padded_shape(x.shape, pads)
     g2 = g.reshape(-1, g.shape[-1])
-    if groups == 1:
-        # (K, M, C): one GEMM per kernel offset, laid out so that col2im adds whole rows.
-        w = kernel.reshape(k, x.shape[-1], kernel.shape[-1]).transpose(0, 2, 1)
-        dcols = np.matmul(g2, w).reshape(k, x.shape[0], *osize, x.shape[-1])
-        return _crop(_fast.col2im(dcols, pshape, ksize, strides, dilation, osize), pads)
     dcols = _grouped_dcols(g2, kernel.reshape(k, -1, kernel.shape[-1]), groups)
     dcols = dcols.reshape(x.shape[0], *osize, *ksize, x.shape[-1])
     return _crop(_col2im(dcols, pshape, ksize, strides, dilation, osize), pads)
@@ -160,6 +194,8 @@ def _conv_vjp(needs, g, out, x, kernel, bias, strides, dilation, pads, groups,
               activation=None, saved=None):  # fmt: skip
     if activation == "relu":
         g = g * (out > 0)  # out > 0 exactly where the pre-activation is > 0
+    if groups == 1:
+        return _conv_vjp_batch_last(needs, g, x, kernel, bias, strides, dilation, pads, saved)
     gx = _conv_dx(g, x, kernel, strides, dilation, pads, groups) if 0 in needs else None
     gk = gb = None
     if 1 in needs:
@@ -242,8 +278,18 @@ def pool_general(x, pool_size, strides, pads, mode):
 
     ``mode="max"``: the maximum of each window (padding never wins). ``mode="average"``: the
     mean of the window's *input* elements; padded positions are left out of the count
-    (Keras's "same" average pooling). Shapes: ``(N, *S, C) -> (N, *O, C)``.
+    (Keras's "same" average pooling). Shapes: ``(N, *S, C) -> (N, *O, C)``; a batch-last
+    input (a convolution's output) gives a batch-last output.
     """
+    if _fast.is_batch_last(x):
+        # NOTE: the pooling code needs only (A, *S, B) with the windowed axes in between, so
+        # it runs on the (C, *S, N) array as it is: no copy, and runs of N instead of C.
+        bl = _fast.batch_last
+        return bl(_pool_forward(bl(x), pool_size, strides, pads, mode))
+    return _pool_forward(x, pool_size, strides, pads, mode)
+
+
+def _pool_forward(x, pool_size, strides, pads, mode):
     if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
         return _fast.max_pool_2x2(x)
     ones = (1,) * len(pool_size)
@@ -275,6 +321,14 @@ def _pool_counts(size, pool_size, strides, pads, osize, dtype):
 
 
 def _pool_dx(g, out, x, pool_size, strides, pads, mode):
+    if _fast.is_batch_last(x):
+        bl = _fast.batch_last
+        return bl(_pool_backward(_fast.to_batch_last(g), bl(out), bl(x), pool_size, strides,
+                                 pads, mode))  # fmt: skip
+    return _pool_backward(g, out, x, pool_size, strides, pads, mode)
+
+
+def _pool_backward(g, out, x, pool_size, strides, pads, mode):
     if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
         dx = _fast.max_pool_2x2_grad(g, out, x)
         if dx is not None:

@@ -421,7 +421,7 @@ class Trainer:
                            else x.astype(self.dtype), training=False)  # fmt: skip
             finally:
                 state.enabled = prev
-            return out.numpy() if isinstance(out, Tensor) else da.tree_map(_to_numpy, out)
+            return _to_numpy(out) if isinstance(out, Tensor) else da.tree_map(_to_numpy, out)
         from ..callbacks import CallbackList  # noqa: PLC0415
 
         steps = None if steps is None else _check_int("steps", steps, 1)
@@ -523,7 +523,8 @@ def _merge_outputs(outs):
 
 
 def _to_numpy(t):
-    return t.numpy() if isinstance(t, Tensor) else np.asarray(t)
+    """A C-contiguous array, as Keras returns (a convolution's output is a strided view)."""
+    return np.ascontiguousarray(t.numpy() if isinstance(t, Tensor) else t)
 
 
 class _FitCache:
