@@ -1,5 +1,6 @@
 """Keras layers (``keras.layers``)."""
 
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import Attention, MultiHeadAttention
 from .convolutional import Conv1D, Conv2D, Conv3D
 from .convolutional_depthwise import (
@@ -97,5 +98,5 @@ __all__ = [
     "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
     "ActivityRegularization", "Embedding", "Masking", "RNN", "SimpleRNN", "SimpleRNNCell", "LSTM",
     "LSTMCell", "GRU", "GRUCell", "Bidirectional", "TimeDistributed", "MultiHeadAttention",
-    "Attention",
+    "Attention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
 ]  # fmt: skip
