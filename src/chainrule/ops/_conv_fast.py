@@ -2,9 +2,9 @@
 
 Channels-last arrays with few channels make NumPy's inner loops short (a run of ``C``
 contiguous floats, then a jump), and each inner loop costs a fixed overhead; every helper here
-is laid out so that its ufunc calls run over long contiguous stretches, or is one strided copy
-(``np.copyto`` from an ``as_strided`` view), which has a much smaller per-run cost than a ufunc.
-Measured on the benchmark's CNN shapes (``benchmarks/tasks/cnn.py``); see each ``# NOTE:``.
+is laid out so that its ufunc calls run over long contiguous stretches: convolutions work in
+the batch-last layout below, pooling on whichever layout it is given. Measured on the
+benchmark's CNN shapes (``benchmarks/tasks/cnn.py``); see each ``# NOTE:``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import itertools
 import math
 
 from ..backend import np
-
-_as_strided = np.lib.stride_tricks.as_strided
 
 
 def offsets(ksize):
@@ -28,26 +26,6 @@ def window(offset, strides, dilation, osize):
         slice(k * d, k * d + s * (o - 1) + 1, s)
         for k, s, d, o in zip(offset, strides, dilation, osize, strict=True)
     )
-
-
-def im2col(xp, ksize, strides, dilation, osize):
-    """``(N, *P, C) -> (N, *O, *K, C)``: every window of the padded input ``xp``."""
-    cols = np.empty((xp.shape[0], *osize, *ksize, xp.shape[-1]), dtype=xp.dtype)
-    if xp.shape[-1] == 1:
-        # NOTE: with one channel, a copy per kernel offset moves rows of O contiguous
-        # elements; the single strided copy below would move runs of one (3x slower at 28x28).
-        lead = (slice(None),) * (1 + len(osize))
-        for off in offsets(ksize):
-            cols[lead + off] = xp[window(off, strides, dilation, osize)]
-        return cols
-    # NOTE: one copy from a strided view of every window (read-only; no element is written
-    # twice) replaces prod(K) slice copies whose inner runs were C elements: 2-3x faster.
-    sn, *ss, sc = xp.strides
-    view = _as_strided(xp, cols.shape, (sn, *(a * s for a, s in zip(ss, strides, strict=True)),
-                                        *(a * d for a, d in zip(ss, dilation, strict=True)), sc),
-                       writeable=False)  # fmt: skip
-    np.copyto(cols, view)
-    return cols
 
 
 # -- the batch-last layout: (C, *S, N) in memory, seen as (N, *S, C) ------------------------
@@ -81,44 +59,36 @@ def to_batch_last(a, pads=None):
     return out
 
 
-def im2col_batch_last(xt, ksize, strides, dilation, osize, ones_row=False):
-    """``(C, *P, N) -> (K * C [+ 1], M)``: row ``(k, c)`` holds channel c under kernel offset
-    k for every output position ``M = (*O, N)``; one contiguous-run copy per kernel offset.
-    ``ones_row``: append a row of ones, so that a bias stacked under the kernel is added by
-    the same GEMM (and its gradient comes out of the kernel-gradient GEMM)."""
-    k, c = math.prod(ksize), xt.shape[0]
-    m = math.prod(osize) * xt.shape[-1]
-    cols = np.empty((k * c + ones_row, m), dtype=xt.dtype)
-    blocks = cols[: k * c].reshape(k, c, *osize, xt.shape[-1])
+def im2col_batch_last(xt, ksize, strides, dilation, osize, groups=1, ones_row=False):
+    """``(C, *P, N) -> (G, K * C/G [+ 1], M)``: in group g, row ``(k, c)`` holds the group's
+    channel c under kernel offset k for every output position ``M = (*O, N)``; one
+    contiguous-run copy per kernel offset. ``ones_row``: a last row of ones in each group, so
+    that a bias stacked under the kernel is added by the same GEMM (and its gradient comes out
+    of the kernel-gradient GEMM)."""
+    k, cg, n = math.prod(ksize), xt.shape[0] // groups, xt.shape[-1]
+    cols = np.empty((groups, k * cg + ones_row, math.prod(osize) * n), dtype=xt.dtype)
+    blocks = cols[:, : k * cg].reshape(groups, k, cg, *osize, n)
+    xg = xt.reshape(groups, cg, *xt.shape[1:])
     for i, off in enumerate(offsets(ksize)):
-        blocks[i] = xt[window(off, strides, dilation, osize)]
+        blocks[:, i] = xg[(slice(None),) + window(off, strides, dilation, osize)]
     if ones_row:
-        cols[-1] = 1
+        cols[:, -1] = 1
     return cols
 
 
 def col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize):
-    """The adjoint of ``im2col_batch_last``: ``(K * C, M) -> (C, *P, N)``."""
+    """The adjoint of ``im2col_batch_last`` (no ones row): ``(G, K * C/G, M) -> (C, *P, N)``."""
     out = np.zeros(pshape, dtype=dcols.dtype)
-    dcols = dcols.reshape(-1, *pshape[:1], *osize, pshape[-1])
+    groups = dcols.shape[0]
+    cg = pshape[0] // groups
+    og = out.reshape(groups, cg, *pshape[1:])
+    blocks = dcols.reshape(groups, -1, cg, *osize, pshape[-1])
     for i, off in enumerate(offsets(ksize)):
-        out[window(off, strides, dilation, osize)] += dcols[i]
+        og[(slice(None),) + window(off, strides, dilation, osize)] += blocks[:, i]
     return out
 
 
 # -- bias --------------------------------------------------------------------------------------
-def add_bias(out, bias):
-    """``out += bias`` in place over the last axis of ``out`` (N, ..., F)."""
-    # NOTE: folding the second-to-last axis into the row (a tiled bias) makes the add run
-    # over rows of O_last * F elements instead of F: 3x faster for F=16.
-    if out.ndim > 2 and out.flags.c_contiguous:  # else reshape would copy, losing the add
-        rows = out.reshape(-1, out.shape[-2] * out.shape[-1])
-        rows += np.tile(bias, out.shape[-2])
-    else:
-        out += bias
-    return out
-
-
 def bias_grad(g):
     """``g`` summed over every axis but the last (the gradient of a broadcast bias)."""
     if g.ndim > 2:

@@ -13,8 +13,6 @@ over samples or pixels (DESIGN.md section 4).
 
 from __future__ import annotations
 
-import math
-
 from ..autodiff.primitive import defvjp, defvjp_all, primitive
 from ..backend import np
 from . import _conv_fast as _fast
@@ -25,16 +23,7 @@ __all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_po
 
 
 # -- helpers on plain arrays ---------------------------------------------------------------
-_offsets, _window, _im2col = _fast.offsets, _fast.window, _fast.im2col
-
-
-def _col2im(cols, pshape, ksize, strides, dilation, osize):
-    """The adjoint of ``_im2col``: add each offset's slice back into a zero ``(N, *P, C)``."""
-    out = np.zeros(pshape, dtype=cols.dtype)
-    lead = (slice(None),) * (1 + len(osize))
-    for off in _offsets(ksize):
-        out[_window(off, strides, dilation, osize)] += cols[lead + off]
-    return out
+_offsets, _window = _fast.offsets, _fast.window
 
 
 def _pad(x, pads, value=0):
@@ -61,50 +50,7 @@ def _osize(pshape, ksize, strides, dilation):
                  for p, k, s, d in zip(pshape, ksize, strides, dilation, strict=True))  # fmt: skip
 
 
-def _grouped_matmul(cols, w, groups):
-    """``(M, K, C) x (K, C/g, F) -> (M, F)``: one GEMM per group (``groups`` > 1; one group
-    takes the batch-last path)."""
-    m, k, c = cols.shape
-    f = w.shape[-1]
-    cg, fg = c // groups, f // groups
-    a = cols.reshape(m, k, groups, cg).transpose(2, 0, 1, 3).reshape(groups, m, k * cg)
-    b = w.reshape(k, cg, groups, fg).transpose(2, 0, 1, 3).reshape(groups, k * cg, fg)
-    return np.matmul(a, b).transpose(1, 0, 2).reshape(m, f)
-
-
-def _grouped_dcols(g, w, groups):
-    """``(M, F), (K, C/g, F) -> (M, K, C)``: the gradient of ``_grouped_matmul`` for ``cols``."""
-    m, f = g.shape
-    k, cg = w.shape[0], w.shape[1]
-    fg = f // groups
-    gg = g.reshape(m, groups, fg).transpose(1, 0, 2)
-    b = w.reshape(k, cg, groups, fg).transpose(2, 0, 1, 3).reshape(groups, k * cg, fg)
-    d = np.matmul(gg, b.transpose(0, 2, 1)).reshape(groups, m, k, cg)
-    return d.transpose(1, 2, 0, 3).reshape(m, k, groups * cg)
-
-
-def _grouped_dkernel(cols, g, wshape, groups):
-    """``(M, K, C), (M, F) -> (K, C/g, F)``: the gradient of ``_grouped_matmul`` for ``w``."""
-    m, k, c = cols.shape
-    f = g.shape[-1]
-    cg, fg = c // groups, f // groups
-    a = cols.reshape(m, k, groups, cg).transpose(2, 0, 1, 3).reshape(groups, m, k * cg)
-    gg = g.reshape(m, groups, fg).transpose(1, 0, 2)
-    d = np.matmul(a.transpose(0, 2, 1), gg).reshape(groups, k, cg, fg)
-    return d.transpose(1, 2, 0, 3).reshape(wshape)
-
-
 # -- convolution -----------------------------------------------------------------------------
-def _conv_cols(x, kernel, strides, dilation, pads):
-    r = x.ndim - 2
-    ksize = kernel.shape[:r]
-    xp = _pad(x, pads)
-    osize = _osize(xp.shape[1:-1], ksize, strides, dilation)
-    cols = _im2col(xp, ksize, strides, dilation, osize)
-    m = cols.shape[0] * math.prod(osize)
-    return cols.reshape(m, math.prod(ksize), x.shape[-1]), xp.shape, osize
-
-
 # NOTE: fused for speed: the bias and the relu are applied in place on the fresh GEMM
 # result (no second node and no second array), and one gradient rule serves all three inputs,
 # so the relu mask is applied to g once and only the gradients asked for are computed (the
@@ -117,19 +63,13 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=No
     + bias[f])`` with ``xpad`` the input padded by ``pads``, ``g(f)`` the group of filter f
     and ``act`` the identity (``activation=None``) or ``max(., 0)`` (``"relu"``; relu'(0) = 0).
     ``saved``: an optional empty list that receives the input's windows for the kernel
-    gradient. Shapes: ``(N, *S, C), (*K, C/groups, F), (F,) or None -> (N, *O, F)``.
+    gradient. Shapes: ``(N, *S, C), (*K, C/groups, F), (F,) or None -> (N, *O, F)``; the
+    result is batch-last (see ``_conv_fast.batch_last``): one GEMM per group,
+    ``(F/g, K*C/g [+ 1]) @ (K*C/g [+ 1], M)``, the bias riding on a ones row of the windows.
     """
-    if groups == 1:
-        # The batch-last layout (see ``_conv_fast.batch_last``): (F, K*C) @ (K*C, M).
-        cols, osize = _conv_cols_batch_last(x, kernel, strides, dilation, pads, bias)
-        out = _stacked_kernel(kernel, bias).T @ cols
-        out = _fast.batch_last(out.reshape(kernel.shape[-1], *osize, x.shape[0]))
-    else:
-        cols, _, osize = _conv_cols(x, kernel, strides, dilation, pads)
-        out = _grouped_matmul(cols, kernel.reshape(cols.shape[1], -1, kernel.shape[-1]), groups)
-        out = out.reshape(x.shape[0], *osize, kernel.shape[-1])
-        if bias is not None:
-            _fast.add_bias(out, bias)
+    cols, osize = _conv_cols(x, kernel, strides, dilation, pads, groups, bias)
+    out = _matmul_groups(_stacked_kernel(kernel, bias, groups), cols, transpose_a=True)
+    out = _fast.batch_last(out.reshape(kernel.shape[-1], *osize, x.shape[0]))
     if activation == "relu":
         np.maximum(out, out.dtype.type(0), out=out)
     if saved is not None:
@@ -140,72 +80,58 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=No
     return out
 
 
-def _stacked_kernel(kernel, bias):
-    """The ``(K * C [+ 1], F)`` GEMM operand: the kernel, with the bias as a last row."""
-    w = kernel.reshape(-1, kernel.shape[-1])
-    return w if bias is None else np.concatenate([w, bias[None].astype(w.dtype, copy=False)])
+def _matmul_groups(a, b, transpose_a=False, transpose_b=False):
+    """``a @ b`` for each group: ``(G, p, q) x (G, q, r) -> (G, p, r)`` (2-D GEMM for G=1)."""
+    a = a.transpose(0, 2, 1) if transpose_a else a
+    b = b.transpose(0, 2, 1) if transpose_b else b
+    if a.shape[0] == 1:  # NOTE: a plain 2-D product, whose transposes BLAS takes as flags
+        return (a[0] @ b[0])[None]
+    return np.matmul(a, b)
 
 
-def _conv_cols_batch_last(x, kernel, strides, dilation, pads, bias):
-    """The ``(K * C [+ 1], M)`` windows of ``x`` in the batch-last layout (with the ones row
-    that adds ``bias``, when there is one), and the output size."""
+def _stacked_kernel(kernel, bias, groups):
+    """``(G, K*C/g [+ 1], F/g)``: each group's kernel as a GEMM operand, the group's bias as
+    its last row."""
+    kc, f = kernel.size // kernel.shape[-1], kernel.shape[-1]
+    w = kernel.reshape(kc, groups, f // groups).transpose(1, 0, 2)
+    if bias is None:
+        return w
+    return np.concatenate([w, bias.astype(w.dtype, copy=False).reshape(groups, 1, -1)], axis=1)
+
+
+def _conv_cols(x, kernel, strides, dilation, pads, groups, bias):
+    """The ``(G, K*C/g [+ 1], M)`` windows of ``x`` in the batch-last layout (with the ones
+    row that adds ``bias``, when there is one), and the output size."""
     ksize = kernel.shape[: x.ndim - 2]
     xt = _fast.to_batch_last(x, pads)
     osize = _osize(xt.shape[1:-1], ksize, strides, dilation)
-    cols = _fast.im2col_batch_last(xt, ksize, strides, dilation, osize, bias is not None)
+    cols = _fast.im2col_batch_last(xt, ksize, strides, dilation, osize, groups, bias is not None)
     return cols, osize
-
-
-def _conv_vjp_batch_last(needs, g, x, kernel, bias, strides, dilation, pads, saved):
-    """The gradients of the ``groups == 1`` convolution, all in the batch-last layout: one
-    GEMM gives the kernel's and the bias's (the windows carry a ones row for the bias)."""
-    f = kernel.shape[-1]
-    ksize = kernel.shape[: x.ndim - 2]
-    osize = g.shape[1:-1]
-    gt = _fast.to_batch_last(g).reshape(f, -1)  # (F, M); no copy when g is batch-last
-    gx = gk = gb = None
-    if 0 in needs:
-        pshape = (x.shape[-1], *_padded_shape(x.shape, pads)[1:-1], x.shape[0])
-        dcols = kernel.reshape(-1, f) @ gt
-        dxt = _fast.col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize)
-        gx = _fast.batch_last(_crop(dxt, pads))
-    if 1 in needs or 2 in needs:
-        cols = saved[0] if saved else _conv_cols_batch_last(x, kernel, strides, dilation,
-                                                            pads, bias)[0]  # fmt: skip
-        gkb = cols @ gt.T
-        gk = gkb[: kernel.size // f].reshape(kernel.shape)
-        gb = None if bias is None else gkb[-1].copy()
-    return gx, gk, gb
-
-
-def _conv_dx(g, x, kernel, strides, dilation, pads, groups):
-    r = x.ndim - 2
-    ksize = kernel.shape[:r]
-    k = math.prod(ksize)
-    osize = g.shape[1:-1]
-    pshape = _padded_shape(x.shape, pads)
-    g2 = g.reshape(-1, g.shape[-1])
-    dcols = _grouped_dcols(g2, kernel.reshape(k, -1, kernel.shape[-1]), groups)
-    dcols = dcols.reshape(x.shape[0], *osize, *ksize, x.shape[-1])
-    return _crop(_col2im(dcols, pshape, ksize, strides, dilation, osize), pads)
 
 
 def _conv_vjp(needs, g, out, x, kernel, bias, strides, dilation, pads, groups,
               activation=None, saved=None):  # fmt: skip
+    """All three gradients in the batch-last layout; one GEMM per group gives the kernel's
+    and the bias's (the windows carry the ones row)."""
     if activation == "relu":
         g = g * (out > 0)  # out > 0 exactly where the pre-activation is > 0
-    if groups == 1:
-        return _conv_vjp_batch_last(needs, g, x, kernel, bias, strides, dilation, pads, saved)
-    gx = _conv_dx(g, x, kernel, strides, dilation, pads, groups) if 0 in needs else None
-    gk = gb = None
-    if 1 in needs:
-        if saved:
-            cols = saved[0]
-        else:  # called without a list: rebuild the windows
-            cols, _, _ = _conv_cols(x, kernel, strides, dilation, pads)
-        gk = _grouped_dkernel(cols, g.reshape(-1, g.shape[-1]), kernel.shape, groups)
-    if 2 in needs:
-        gb = _fast.bias_grad(g)
+    f = kernel.shape[-1]
+    ksize = kernel.shape[: x.ndim - 2]
+    osize = g.shape[1:-1]
+    gt = _fast.to_batch_last(g).reshape(groups, f // groups, -1)  # no copy when batch-last
+    gx = gk = gb = None
+    if 0 in needs:
+        pshape = (x.shape[-1], *_padded_shape(x.shape, pads)[1:-1], x.shape[0])
+        dcols = _matmul_groups(_stacked_kernel(kernel, None, groups), gt)
+        dxt = _fast.col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize)
+        gx = _fast.batch_last(_crop(dxt, pads))
+    if 1 in needs or 2 in needs:
+        cols = saved[0] if saved else _conv_cols(x, kernel, strides, dilation, pads, groups,
+                                                 bias)[0]  # fmt: skip
+        gkb = _matmul_groups(cols, gt, transpose_b=True)  # (G, K*C/g [+ 1], F/g)
+        kc = kernel.size // f
+        gk = gkb[:, :kc].transpose(1, 0, 2).reshape(kernel.shape)
+        gb = None if bias is None else gkb[:, -1].reshape(f)
     return gx, gk, gb
 
 
@@ -229,46 +155,44 @@ def conv_transpose_general(x, kernel, bias, strides, dilation, crops):
     """Channels-last transposed convolution (the adjoint of ``conv_general`` in its input).
 
     The "full" output of size ``(I - 1) * s + (K - 1) * d + 1`` per axis is built by
-    scattering ``x @ kernel`` over the kernel offsets; ``crops`` (left, right) then trims it
+    scattering ``kernel @ x`` over the kernel offsets; ``crops`` (left, right) then trims it
     (a negative crop pads zeros). Shapes: ``(N, *I, C), (*K, F, C), (F,) or None ->
-    (N, *O, F)``.
+    (N, *O, F)``, the result batch-last (see ``_conv_fast.batch_last``).
     """
-    r = x.ndim - 2
-    ksize = kernel.shape[:r]
+    ksize = kernel.shape[: x.ndim - 2]
     isize = x.shape[1:-1]
     f, c = kernel.shape[-2], kernel.shape[-1]
-    k = math.prod(ksize)
-    cols = x.reshape(-1, c) @ kernel.reshape(k * f, c).T
-    cols = cols.reshape(x.shape[0], *isize, *ksize, f)
+    xt = _fast.to_batch_last(x)
+    dcols = kernel.reshape(-1, c) @ xt.reshape(c, -1)  # (K*F, M): each offset's contribution
     full = tuple((i - 1) * s + (kk - 1) * d + 1
                  for i, kk, s, d in zip(isize, ksize, strides, dilation, strict=True))  # fmt: skip
-    out = _col2im(cols, (x.shape[0], *full, f), ksize, strides, dilation, isize)
+    out = _fast.col2im_batch_last(dcols[None], (f, *full, x.shape[0]), ksize, strides, dilation,
+                                  isize)  # fmt: skip
     out = _crop_or_pad(out, crops)
     if bias is not None:
-        out = out + bias
-    return out
+        out = out + bias.reshape(f, *(1,) * (out.ndim - 1))
+    return _fast.batch_last(out)
 
 
-def _convt_cols(g, x, kernel, strides, dilation, crops):
-    r = x.ndim - 2
-    ksize = kernel.shape[:r]
-    gf = _uncrop(g, crops)
-    cols = _im2col(gf, ksize, strides, dilation, x.shape[1:-1])
-    return cols.reshape(-1, math.prod(ksize) * kernel.shape[-2])
+def _convt_vjp(needs, g, out, x, kernel, bias, strides, dilation, crops):
+    f, c = kernel.shape[-2], kernel.shape[-1]
+    gt = _fast.to_batch_last(g)  # (F, *O, N)
+    gx = gk = gb = None
+    if 0 in needs or 1 in needs:
+        # the windows of the un-cropped gradient: (K*F, M), M over the input's positions
+        cols = _fast.im2col_batch_last(_uncrop(gt, crops), kernel.shape[: x.ndim - 2], strides,
+                                       dilation, x.shape[1:-1])[0]  # fmt: skip
+        if 0 in needs:
+            dxt = (kernel.reshape(-1, c).T @ cols).reshape(c, *x.shape[1:-1], x.shape[0])
+            gx = _fast.batch_last(dxt)
+        if 1 in needs:
+            gk = (cols @ _fast.to_batch_last(x).reshape(c, -1).T).reshape(kernel.shape)
+    if 2 in needs:
+        gb = gt.reshape(f, -1).sum(axis=1)
+    return gx, gk, gb
 
 
-def _convt_dx(g, out, x, kernel, bias, strides, dilation, crops):
-    cols = _convt_cols(g, x, kernel, strides, dilation, crops)
-    return (cols @ kernel.reshape(cols.shape[1], -1)).reshape(x.shape)
-
-
-def _convt_dkernel(g, out, x, kernel, bias, strides, dilation, crops):
-    cols = _convt_cols(g, x, kernel, strides, dilation, crops)
-    return (cols.T @ x.reshape(-1, x.shape[-1])).reshape(kernel.shape)
-
-
-defvjp(conv_transpose_general, _convt_dx, _convt_dkernel,
-       lambda g, out, x, kernel, bias, *a: _fast.bias_grad(g))  # fmt: skip
+defvjp_all(conv_transpose_general, _convt_vjp)
 
 
 # -- pooling -----------------------------------------------------------------------------------
