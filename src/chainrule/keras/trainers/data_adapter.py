@@ -144,12 +144,23 @@ class ArrayBatches:
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False,
                  floatx="float32"):  # fmt: skip
-        self.x, self.y, self.sample_weight = x, y, sample_weight
         self.n = num_samples(("x", x), ("y", y), ("sample_weight", sample_weight))
+        self.floatx = np.dtype(floatx)
+        self.x, self.y, self.sample_weight = (self._converted(a) for a in (x, y, sample_weight))
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.floatx = np.dtype(floatx)
         self.steps = max(1, math.ceil(self.n / batch_size)) if self.n else 0
+
+    # NOTE: a float64 array (what NumPy makes by default) is converted once, not batch by
+    # batch, when its float32 copy is small: the same values, two fewer calls per step. Large
+    # arrays and memmaps are still converted per batch, so that no copy of the data is made.
+    _CONVERT_ONCE_BYTES = 64 << 20
+
+    def _converted(self, a):
+        if (type(a) is np.ndarray and a.dtype.kind == "f" and a.dtype != self.floatx
+                and a.size * self.floatx.itemsize <= self._CONVERT_ONCE_BYTES):  # fmt: skip
+            return a.astype(self.floatx)
+        return a
 
     def _plain(self, a):
         """True when ``a`` is None or an in-memory array whose rows need no conversion."""
