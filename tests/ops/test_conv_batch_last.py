@@ -229,3 +229,66 @@ def test_predict_of_a_model_ending_in_a_convolution_is_an_ordinary_array():
     out = model.predict(x, batch_size=2, verbose=0)
     assert out.flags.c_contiguous and out.shape == (5, 4, 4, 4)
     np.testing.assert_allclose(out, model(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
+# -- found by the adversarial pass on the layout ---------------------------------------------
+def _torch_zero_batch_grads(op, xshape, kshape, **kw):
+    x = torch.zeros(xshape, dtype=torch.float64, requires_grad=True)
+    k = torch.ones(kshape, dtype=torch.float64, requires_grad=True)
+    y = op(x, k, **kw)
+    y.sum().backward()
+    return tuple(y.shape), x.grad, k.grad
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise", "transpose"])
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients_like_torch(kind):
+    x = cr.tensor(np.zeros((0, 5, 5, 2)), requires_grad=True)
+    if kind == "conv":
+        w = cr.tensor(np.ones((3, 3, 2, 4)), requires_grad=True)
+        y = ops.conv(x, w)
+        shape, gx, gw = _torch_zero_batch_grads(F.conv2d, (0, 2, 5, 5), (4, 2, 3, 3))
+    elif kind == "depthwise":
+        w = cr.tensor(np.ones((3, 3, 2, 2)), requires_grad=True)
+        y = ops.depthwise_conv(x, w)
+        shape, gx, gw = _torch_zero_batch_grads(F.conv2d, (0, 2, 5, 5), (4, 1, 3, 3), groups=2)
+    else:
+        w = cr.tensor(np.ones((3, 3, 4, 2)), requires_grad=True)
+        y = ops.conv_transpose(x, w)
+        shape, gx, gw = _torch_zero_batch_grads(F.conv_transpose2d, (0, 2, 5, 5), (2, 4, 3, 3))
+    assert y.shape == (shape[0], *shape[2:], shape[1])
+    ours_gx, ours_gw = cr.grad(y.sum(), [x, w])
+    assert ours_gx.shape == (0, 5, 5, 2)
+    np.testing.assert_array_equal(ours_gw, np.zeros(w.shape))
+    assert gx.shape == (0, 2, 5, 5) and not gw.any()  # what torch gives
+
+
+@pytest.mark.parametrize("xd,kd,bd", [("float32", "float16", "float32"),
+                                      ("float64", "float32", "float64"),
+                                      ("float32", "float32", "float64"),
+                                      ("float16", "float16", "float32")])  # fmt: skip
+def test_a_bias_of_another_dtype_is_added_as_it_is_not_rounded_to_the_kernels(xd, kd, bd):
+    x, k, b = _rand(2, 5, 5, 3, dtype=xd), _rand(3, 3, 3, 4, dtype=kd), _rand(4, dtype=bd) * 1e3
+    ts = [cr.tensor(a, requires_grad=True) for a in (x, k, b)]
+    y = ops.conv(*ts)
+    unfused = ops.conv(ts[0], ts[1]) + ts[2] if xd == kd else None
+    z = ops.conv(ts[0], ts[1])
+    want = z.numpy() + b if unfused is None else unfused.numpy()
+    np.testing.assert_array_equal(y.numpy(), want.astype(y.dtype))
+    g = _rand(*y.shape, dtype=y.dtype)
+    gb = cr.grad((y * g).sum(), [ts[2]])[0]
+    np.testing.assert_allclose(gb, g.astype("float64").sum(axis=(0, 1, 2)), rtol=1e-3)
+
+
+def test_a_1x1_float16_kernel_keeps_the_float32_bias_exact():
+    y = ops.conv(np.ones((1, 1, 1, 1), "float32"), np.ones((1, 1, 1, 1), "float16"),
+                 np.array([1000.3], "float32"))  # fmt: skip
+    assert y.dtype == np.float32
+    assert y.numpy().item() == np.float32(np.float32(1000.3) + np.float32(1.0))
+
+
+@pytest.mark.parametrize("bias", [np.ones(5), np.ones((4, 1)), 1.0])
+def test_a_bias_of_the_wrong_shape_names_the_argument(bias):
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        ops.conv(_rand(1, 4, 4, 2), _rand(3, 3, 2, 4), bias)
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        ops.conv_transpose(_rand(1, 4, 4, 2), _rand(3, 3, 4, 2), bias)

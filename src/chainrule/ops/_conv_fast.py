@@ -82,24 +82,13 @@ def col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize):
     groups = dcols.shape[0]
     cg = pshape[0] // groups
     og = out.reshape(groups, cg, *pshape[1:])
-    blocks = dcols.reshape(groups, -1, cg, *osize, pshape[-1])
+    blocks = dcols.reshape(groups, math.prod(ksize), cg, *osize, pshape[-1])  # N may be 0
     for i, off in enumerate(offsets(ksize)):
         og[(slice(None),) + window(off, strides, dilation, osize)] += blocks[:, i]
     return out
 
 
 # -- bias --------------------------------------------------------------------------------------
-def bias_grad(g):
-    """``g`` summed over every axis but the last (the gradient of a broadcast bias)."""
-    if g.ndim > 2:
-        # NOTE: summing rows of O_last * F elements, then the O_last pieces: 10x faster than
-        # a reduction whose inner loop is F elements; the order of float32 additions
-        # differs from ``g.sum(axis=(0, ..))`` only by rounding.
-        f = g.shape[-1]
-        return g.reshape(-1, g.shape[-2] * f).sum(axis=0).reshape(-1, f).sum(axis=0)
-    return g.reshape(-1, g.shape[-1]).sum(axis=0)
-
-
 # -- 2x2 max pooling with stride 2 and no padding (the common case) ----------------------------
 def is_pool_2x2(x, pool_size, strides, pads, mode):
     """Whether ``pool_general``'s fast 2x2 path applies: 2-D max pooling, pool 2, stride 2,

@@ -67,8 +67,11 @@ def conv_general(x, kernel, bias, strides, dilation, pads, groups, activation=No
     result is batch-last (see ``_conv_fast.batch_last``): one GEMM per group,
     ``(F/g, K*C/g [+ 1]) @ (K*C/g [+ 1], M)``, the bias riding on a ones row of the windows.
     """
-    cols, osize = _conv_cols(x, kernel, strides, dilation, pads, groups, bias)
-    out = _matmul_groups(_stacked_kernel(kernel, bias, groups), cols, transpose_a=True)
+    row = _bias_row(x, kernel, bias)
+    cols, osize = _conv_cols(x, kernel, strides, dilation, pads, groups, row)
+    out = _matmul_groups(_stacked_kernel(kernel, row, groups), cols, transpose_a=True)
+    if bias is not None and row is None:
+        out += bias.reshape(groups, -1, 1)
     out = _fast.batch_last(out.reshape(kernel.shape[-1], *osize, x.shape[0]))
     if activation == "relu":
         np.maximum(out, out.dtype.type(0), out=out)
@@ -89,6 +92,15 @@ def _matmul_groups(a, b, transpose_a=False, transpose_b=False):
     return np.matmul(a, b)
 
 
+def _bias_row(x, kernel, bias):
+    """``bias`` when it can ride on the windows' ones row: the same dtype as ``x`` and
+    ``kernel`` (stacking it under the kernel would otherwise round it to the kernel's dtype);
+    else None, and the bias is added after the GEMM."""
+    if bias is not None and bias.dtype == kernel.dtype == x.dtype:
+        return bias
+    return None
+
+
 def _stacked_kernel(kernel, bias, groups):
     """``(G, K*C/g [+ 1], F/g)``: each group's kernel as a GEMM operand, the group's bias as
     its last row."""
@@ -96,7 +108,7 @@ def _stacked_kernel(kernel, bias, groups):
     w = kernel.reshape(kc, groups, f // groups).transpose(1, 0, 2)
     if bias is None:
         return w
-    return np.concatenate([w, bias.astype(w.dtype, copy=False).reshape(groups, 1, -1)], axis=1)
+    return np.concatenate([w, bias.reshape(groups, 1, -1)], axis=1)
 
 
 def _conv_cols(x, kernel, strides, dilation, pads, groups, bias):
@@ -118,20 +130,25 @@ def _conv_vjp(needs, g, out, x, kernel, bias, strides, dilation, pads, groups,
     f = kernel.shape[-1]
     ksize = kernel.shape[: x.ndim - 2]
     osize = g.shape[1:-1]
-    gt = _fast.to_batch_last(g).reshape(groups, f // groups, -1)  # no copy when batch-last
+    gt = _fast.to_batch_last(g)  # no copy when g is batch-last
+    gt = gt.reshape(groups, f // groups, gt.size // f)  # (not -1: N may be 0)
     gx = gk = gb = None
     if 0 in needs:
         pshape = (x.shape[-1], *_padded_shape(x.shape, pads)[1:-1], x.shape[0])
         dcols = _matmul_groups(_stacked_kernel(kernel, None, groups), gt)
         dxt = _fast.col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize)
         gx = _fast.batch_last(_crop(dxt, pads))
-    if 1 in needs or 2 in needs:
+    row = _bias_row(x, kernel, bias)
+    if 2 in needs and row is None:
+        gb = gt.sum(axis=-1).reshape(f)
+    if 1 in needs or (2 in needs and row is not None):
         cols = saved[0] if saved else _conv_cols(x, kernel, strides, dilation, pads, groups,
-                                                 bias)[0]  # fmt: skip
+                                                 row)[0]  # fmt: skip
         gkb = _matmul_groups(cols, gt, transpose_b=True)  # (G, K*C/g [+ 1], F/g)
         kc = kernel.size // f
         gk = gkb[:, :kc].transpose(1, 0, 2).reshape(kernel.shape)
-        gb = None if bias is None else gkb[:, -1].reshape(f)
+        if row is not None:
+            gb = gkb[:, -1].reshape(f)
     return gx, gk, gb
 
 
@@ -163,7 +180,7 @@ def conv_transpose_general(x, kernel, bias, strides, dilation, crops):
     isize = x.shape[1:-1]
     f, c = kernel.shape[-2], kernel.shape[-1]
     xt = _fast.to_batch_last(x)
-    dcols = kernel.reshape(-1, c) @ xt.reshape(c, -1)  # (K*F, M): each offset's contribution
+    dcols = kernel.reshape(-1, c) @ xt.reshape(c, xt.size // c)  # (K*F, M): per offset
     full = tuple((i - 1) * s + (kk - 1) * d + 1
                  for i, kk, s, d in zip(isize, ksize, strides, dilation, strict=True))  # fmt: skip
     out = _fast.col2im_batch_last(dcols[None], (f, *full, x.shape[0]), ksize, strides, dilation,
@@ -186,9 +203,10 @@ def _convt_vjp(needs, g, out, x, kernel, bias, strides, dilation, crops):
             dxt = (kernel.reshape(-1, c).T @ cols).reshape(c, *x.shape[1:-1], x.shape[0])
             gx = _fast.batch_last(dxt)
         if 1 in needs:
-            gk = (cols @ _fast.to_batch_last(x).reshape(c, -1).T).reshape(kernel.shape)
+            xt = _fast.to_batch_last(x)
+            gk = (cols @ xt.reshape(c, xt.size // c).T).reshape(kernel.shape)
     if 2 in needs:
-        gb = gt.reshape(f, -1).sum(axis=1)
+        gb = gt.reshape(f, gt.size // f).sum(axis=1)
     return gx, gk, gb
 
 
@@ -341,6 +359,13 @@ def _to_format(y, data_format, rank):
     return y
 
 
+def _check_bias(bias, filters, what):
+    shape = None if bias is None else tuple(getattr(bias, "shape", np.shape(bias)))
+    if shape is not None and shape != (filters,):
+        raise ValueError(f"{what}: bias must have shape ({filters},), one value per filter; "
+                         f"received bias of shape {shape}")  # fmt: skip
+
+
 def _check_rank(inputs, kernel, what):
     if inputs.ndim < 3 or inputs.ndim != kernel.ndim:
         raise ValueError(
@@ -400,6 +425,7 @@ def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="cha
             f"channels, and filters={filters} a multiple of the groups ({cin}/{kin}); received "
             f"inputs of shape {tuple(inputs.shape)} and kernel of shape {tuple(kernel.shape)}"
         )
+    _check_bias(bias, filters, "conv")
     ksize = tuple(kernel.shape[:rank])
     pads = conv_padding(x.shape[1:-1], ksize, strides, dilation, padding)
     dims = zip(x.shape[1:-1], ksize, dilation, pads, strict=True)
@@ -447,6 +473,7 @@ def conv_transpose(inputs, kernel, bias=None, strides=1, padding="valid", output
             f"conv_transpose: the input has {x.shape[-1]} channels but the kernel of shape "
             f"{tuple(kernel.shape)} expects {kernel.shape[-1]} (its last axis)"
         )
+    _check_bias(bias, kernel.shape[-2], "conv_transpose")
     if output_padding is not None and not isinstance(output_padding, (tuple, list)):
         output_padding = (output_padding,) * rank
     crops = []

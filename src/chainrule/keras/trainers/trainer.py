@@ -421,7 +421,10 @@ class Trainer:
                            else x.astype(self.dtype), training=False)  # fmt: skip
             finally:
                 state.enabled = prev
-            return _to_numpy(out) if isinstance(out, Tensor) else da.tree_map(_to_numpy, out)
+            if isinstance(out, Tensor):
+                out = _to_numpy(out)
+                return out.copy() if np.may_share_memory(out, x) else out
+            return _unshared(da.tree_map(_to_numpy, out), x)
         from ..callbacks import CallbackList  # noqa: PLC0415
 
         steps = None if steps is None else _check_int("steps", steps, 1)
@@ -435,7 +438,8 @@ class Trainer:
                 if xs.dtype.kind == "f" and xs.dtype != self.dtype:
                     xs = xs.astype(self.dtype)
                 with no_grad():
-                    return _merge_outputs([da.tree_map(_to_numpy, self.predict_step((xs,)))])
+                    out = da.tree_map(_to_numpy, self.predict_step((xs,)))
+                return _unshared(_merge_outputs([out]), xs)
         batches = self._make_batches(x, None, None, batch_size, False, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=batches.steps)  # fmt: skip
@@ -453,7 +457,7 @@ class Trainer:
         cbs.on_predict_end()
         if not outs:
             raise ValueError("predict received no data")
-        return _merge_outputs(outs)
+        return _unshared(_merge_outputs(outs), x)
 
     # -- on one batch ---------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
@@ -485,9 +489,10 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch, as NumPy arrays."""
+        x = self._standardize_x(x)
         with no_grad():
-            out = self.predict_step((self._standardize_x(x),))
-        return da.tree_map(_to_numpy, out)
+            out = self.predict_step((x,))
+        return _unshared(da.tree_map(_to_numpy, out), x)
 
     def _batch_result(self, logs, return_dict):
         if return_dict:
@@ -524,7 +529,16 @@ def _merge_outputs(outs):
 
 def _to_numpy(t):
     """A C-contiguous array, as Keras returns (a convolution's output is a strided view)."""
-    return np.ascontiguousarray(t.numpy() if isinstance(t, Tensor) else t)
+    return np.asarray(t.numpy() if isinstance(t, Tensor) else t, order="C")
+
+
+def _unshared(out, x):
+    """``out`` with every array that may share memory with an input array copied: Keras
+    hands back new arrays, and a model of Identity or Flatten layers would otherwise return
+    (a view of) the caller's own data."""
+    xs = [a for a in da.tree_flatten(x) if isinstance(a, np.ndarray)]
+    return da.tree_map(lambda a: a.copy() if any(np.may_share_memory(a, b) for b in xs)
+                       else a, out)  # fmt: skip
 
 
 class _FitCache:
