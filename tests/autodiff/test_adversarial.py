@@ -155,6 +155,24 @@ def test_returned_gradients_are_writeable():
         g += 1  # must not raise "read-only"
 
 
+def test_the_shared_scalar_seed_never_reaches_the_caller():
+    # A scalar loss is seeded with one shared read-only 1 per dtype: every gradient that is
+    # that 1 (or a view of it) must come back as a writeable array of the caller's own.
+    for dtype in ("float32", "float64"):
+        x = cr.tensor(np.array(2.0, dtype), requires_grad=True)
+        (g1,) = cr.grad(x, [x])  # the seed itself is the gradient
+        (g2,) = cr.grad(cr.reshape(x, (1,)).sum(), [x])
+        for g in (g1, g2):
+            assert g.flags.writeable and g.dtype == dtype and g == 1
+            g += 5
+        (g3,) = cr.grad(x, [x])
+        assert g3 == 1  # the edits above did not reach the shared 1
+        x.backward()
+        x.grad += 1
+        x.backward()
+        assert x.grad == 3 and cr.grad(x * 1.0, [x])[0] == 1
+
+
 def test_in_place_change_between_forward_and_backward_is_seen_by_backward():
     # Documented choice (Tensor docstring): the graph keeps references to the arrays the forward
     # saw, with no version counter; changing them in place changes the gradient.

@@ -144,6 +144,9 @@ def _run(root, seed, wanted):
     return leaves, found
 
 
+_ONES = {}  # dtype -> a read-only 0-d array of 1: the seed of every scalar loss
+
+
 def _seed(root, grad_output):
     if not isinstance(root, Tensor):
         raise TypeError(f"expected a Tensor output, received {type(root).__name__}")
@@ -160,6 +163,12 @@ def _seed(root, grad_output):
             )
         d = root.data
         if type(d) is np.ndarray:  # np.ones_like costs ~3 us of wrappers, on every step
+            if d.ndim == 0:  # a scalar loss: one shared read-only 1 per dtype
+                one = _ONES.get(d.dtype)
+                if one is None:
+                    one = _ONES[d.dtype] = np.ones((), d.dtype)
+                    one.flags.writeable = False  # results that are the seed get copied
+                return one
             return np.ones(d.shape, d.dtype)
         return np.ones_like(d)  # CuPy arrays: dispatched to CuPy
     g = as_array(grad_output, root.dtype)
@@ -250,7 +259,7 @@ def grad(outputs, inputs, grad_outputs=None):
         root = outputs[0]
         seed = _seed(root, None)
         _, found = _run(root, seed, {_key(t) for t in inputs})
-        held = {id(seed)}  # a fresh array: its own owner
+        held = {id(seed)}  # its own owner (for a scalar loss, a shared read-only 1)
         result = []
         for t in inputs:
             g = found.get(_key(t))

@@ -18,11 +18,14 @@ def _sum(x, axis, keepdims=False):
     return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
 
+def _square_rows(d):
+    return _sum(d * d, -1) / max(d.shape[-1], 1)
+
+
 @primitive(nargs=2)
 def mse_rows(y_true, y_pred):
     """``mean(square(y_true - y_pred), axis=-1)``."""
-    d = y_pred - y_true
-    return _sum(d * d, -1) / max(d.shape[-1], 1)
+    return _square_rows(y_pred - y_true)
 
 
 def _mse_dpred(g, out, t, p):
@@ -33,22 +36,35 @@ defvjp(mse_rows, lambda g, out, t, p: -_mse_dpred(g, out, t, p), _mse_dpred)
 
 
 @primitive(nargs=2)
-def mse_mean(y_true, y_pred):
+def mse_mean(y_true, y_pred, saved=None):
     """``mean(mse_rows(y_true, y_pred))``, the "sum_over_batch_size" loss, as one node.
 
     The same float32 operations in the same order as ``mse_rows`` then ``ops.mean``, so the
-    value and gradient equal the two-node form's bit for bit.
+    value and gradient equal the two-node form's bit for bit. ``saved``: an optional empty
+    list that receives ``y_pred - y_true`` for the gradient (kept by the graph node).
     """
-    rows = mse_rows.op.fn(y_true, y_pred)
-    return np.asarray(_sum(rows, None) / max(rows.size, 1), dtype=rows.dtype)
+    d = y_pred - y_true
+    if saved is not None:
+        saved.append(d)
+    if d.shape[-1] == 1:
+        # NOTE: a mean over rows of one element is that element (a sum over one term, a
+        # division by 1): the same numbers with two fewer NumPy calls, which is what a
+        # one-output regression's step is made of
+        rows = d * d
+    else:
+        rows = _square_rows(d)
+    n = max(rows.size, 1)
+    return np.asarray(_sum(rows, None) / n, dtype=rows.dtype)
 
 
-def _mse_mean_dpred(g, out, t, p):
+def _mse_mean_dpred(g, out, t, p, saved=None):
     n = max(p.size // max(p.shape[-1], 1), 1)  # the number of rows the mean is over
-    return (g / n * (2.0 / max(p.shape[-1], 1))) * (p - t)
+    d = saved[0] if saved else p - t
+    return (g / n * (2.0 / max(p.shape[-1], 1))) * d
 
 
-defvjp(mse_mean, lambda g, out, t, p: -_mse_mean_dpred(g, out, t, p), _mse_mean_dpred)
+defvjp(mse_mean, lambda g, out, t, p, saved=None: -_mse_mean_dpred(g, out, t, p, saved),
+       _mse_mean_dpred)  # fmt: skip
 
 
 def _clip(p):

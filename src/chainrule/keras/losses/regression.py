@@ -65,7 +65,7 @@ def _mse_fast(y_true, y_pred, dtype):
         t = t[:, None]  # (N,) against (N, 1): expanded, as squeeze_or_expand_to_same_rank does
     if t.shape != p.shape:
         return None
-    return mse_mean(t if t.dtype == dtype else t.astype(dtype), y_pred)
+    return mse_mean(t if t.dtype == dtype else t.astype(dtype), y_pred, saved=[])
 
 
 register_fast_mean(mean_squared_error, _mse_fast)
