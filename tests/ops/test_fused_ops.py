@@ -166,3 +166,17 @@ def test_defvjp_all_is_told_which_arguments_need_a_gradient():
     (gy,) = cr.grad(op(np.array([3.0, 4.0], np.float32), y).sum(), [y])
     assert calls == [(1,)]
     np.testing.assert_array_equal(gy, [3.0, 4.0])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(32, 1), (7, 3), (5,)])
+def test_mse_mean_equals_mse_rows_then_mean_bit_for_bit(dtype, shape):
+    rng = np.random.default_rng(6)
+    t = rng.standard_normal(shape).astype(dtype)
+    p = cr.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+    for seed in (None, np.array(0.37, dtype)):  # the shared seed 1, and a given upstream
+        fast = _fused.mse_mean(t, p, saved=[])
+        slow = cr.mean(_fused.mse_rows(t, p))
+        np.testing.assert_array_equal(fast.data, slow.data)
+        gs = None if seed is None else [seed]
+        np.testing.assert_array_equal(cr.grad(fast, [p], gs)[0], cr.grad(slow, [p], gs)[0])
