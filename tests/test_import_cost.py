@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-LAZY_MODULES = ["chainrule.ops.conv", "chainrule.ops.recurrent", "numpy.random", "random",
-                "secrets", "chainrule.keras.layers", "chainrule.keras.models"]  # fmt: skip
+LAZY_MODULES = ["chainrule.ops.conv", "chainrule.ops.pooling", "chainrule.ops.recurrent",
+                "numpy.random", "random", "secrets", "chainrule.keras.layers",
+                "chainrule.keras.models"]  # fmt: skip
 
 
 def _fresh(code: str):
@@ -35,18 +36,20 @@ def test_the_probe_sees_a_loaded_module():
     # The check above cannot pass vacuously: the same probe reports modules once they load.
     loaded = _fresh(
         "import sys, json; import chainrule.keras; chainrule.keras.layers.LSTM; "
-        "import chainrule as cr; cr.conv; cr.lstm_scan; cr.backend.rng(); "
+        "import chainrule as cr; cr.conv; cr.max_pool; cr.lstm_scan; cr.backend.rng(); "
         f"print(json.dumps([m for m in {LAZY_MODULES!r} if m in sys.modules]))"
     )
-    assert set(loaded) >= {"chainrule.ops.conv", "chainrule.ops.recurrent", "numpy.random",
+    assert set(loaded) >= {"chainrule.ops.conv", "chainrule.ops.pooling",
+                           "chainrule.ops.recurrent", "numpy.random",
                            "chainrule.keras.layers"}  # fmt: skip
 
 
 def test_lazy_name_lists_match_the_submodules():
     from chainrule import ops
-    from chainrule.ops import conv, recurrent  # noqa: F401  (loads both)
+    from chainrule.ops import conv, max_pool, recurrent  # noqa: F401  (loads all three)
 
     mods = {"conv": sys.modules["chainrule.ops.conv"],
+            "pooling": sys.modules["chainrule.ops.pooling"],
             "recurrent": sys.modules["chainrule.ops.recurrent"]}  # fmt: skip
     for name, names in ops._LAZY.items():
         assert list(names) == list(mods[name].__all__), name

@@ -25,8 +25,9 @@ from .shape import _shape_arg, _unwrap_index
 
 # The public names of the lazily loaded submodules (a test checks them against their __all__).
 _LAZY = {
-    "conv": ("conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
-             "average_pool", "conv_padding", "conv_output_size"),
+    "conv": ("conv", "conv_transpose", "depthwise_conv", "separable_conv", "conv_padding",
+             "conv_output_size"),
+    "pooling": ("max_pool", "average_pool"),
     "recurrent": ("simple_rnn_scan", "lstm_scan", "gru_scan"),
 }  # fmt: skip
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}

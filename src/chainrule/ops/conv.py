@@ -1,4 +1,4 @@
-"""Convolution and pooling ops, lowered to one matrix multiply (im2col by strided slices).
+"""Convolution ops, lowered to one matrix multiply per group (im2col by strided slices).
 
 Every primitive here works on channels-last arrays ``(batch, *spatial, channels)`` and any
 number of spatial axes (1-D, 2-D, 3-D); the public functions below them accept Keras's
@@ -8,24 +8,22 @@ layout: ``(*kernel_size, in_channels // groups, filters)`` for a convolution and
 
 The gradient of a convolution is a matrix multiply plus a loop over the *kernel offsets*
 (``prod(kernel_size)`` iterations, each adding one strided slice); no Python loop ever runs
-over samples or pixels (DESIGN.md section 4).
+over samples or pixels (DESIGN.md section 4). The primitives compute in the batch-last layout
+(``_conv_fast.batch_last``). Pooling is in ``pooling.py``.
 """
 
 from __future__ import annotations
 
-from ..autodiff.primitive import defvjp, defvjp_all, primitive
+from ..autodiff.primitive import defvjp_all, primitive
 from ..backend import np
 from . import _conv_fast as _fast
 from .shape import transpose
 
-__all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
-           "average_pool", "conv_padding", "conv_output_size"]  # fmt: skip
+__all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "conv_padding",
+           "conv_output_size"]
 
 
 # -- helpers on plain arrays ---------------------------------------------------------------
-_offsets, _window = _fast.offsets, _fast.window
-
-
 def _pad(x, pads, value=0):
     if not any(lo or hi for lo, hi in pads):
         return x
@@ -211,93 +209,6 @@ def _convt_vjp(needs, g, out, x, kernel, bias, strides, dilation, crops):
 
 
 defvjp_all(conv_transpose_general, _convt_vjp)
-
-
-# -- pooling -----------------------------------------------------------------------------------
-@primitive(nargs=1)
-def pool_general(x, pool_size, strides, pads, mode):
-    """Channels-last max or average pooling with explicit padding.
-
-    ``mode="max"``: the maximum of each window (padding never wins). ``mode="average"``: the
-    mean of the window's *input* elements; padded positions are left out of the count
-    (Keras's "same" average pooling). Shapes: ``(N, *S, C) -> (N, *O, C)``; a batch-last
-    input (a convolution's output) gives a batch-last output.
-    """
-    if _fast.is_batch_last(x):
-        # NOTE: the pooling code needs only (A, *S, B) with the windowed axes in between, so
-        # it runs on the (C, *S, N) array as it is: no copy, and runs of N instead of C.
-        bl = _fast.batch_last
-        return bl(_pool_forward(bl(x), pool_size, strides, pads, mode))
-    return _pool_forward(x, pool_size, strides, pads, mode)
-
-
-def _pool_forward(x, pool_size, strides, pads, mode):
-    if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
-        return _fast.max_pool_2x2(x)
-    ones = (1,) * len(pool_size)
-    xp = _pad(x, pads, -np.inf if mode == "max" else 0)
-    osize = _osize(xp.shape[1:-1], pool_size, strides, ones)
-    out = None
-    for off in _offsets(pool_size):
-        v = xp[_window(off, strides, ones, osize)]
-        if out is None:
-            out = v.copy()
-        elif mode == "max":
-            np.maximum(out, v, out=out)
-        else:
-            out += v
-    if mode == "average":
-        out /= _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, x.dtype)
-    return out
-
-
-def _pool_counts(size, pool_size, strides, pads, osize, dtype):
-    """How many input (not padding) elements each window covers, shaped ``(*O, 1)``."""
-    counts = np.ones((), dtype=dtype)
-    dims = zip(size, pool_size, strides, pads, osize, strict=True)
-    for ax, (n, k, s, (lo, _), o) in enumerate(dims):
-        start = np.arange(o) * s - lo
-        c = (np.minimum(start + k, n) - np.maximum(start, 0)).astype(dtype)
-        counts = np.multiply.outer(counts, c) if ax else c
-    return counts[..., None]
-
-
-def _pool_dx(g, out, x, pool_size, strides, pads, mode):
-    if _fast.is_batch_last(x):
-        bl = _fast.batch_last
-        return bl(_pool_backward(_fast.to_batch_last(g), bl(out), bl(x), pool_size, strides,
-                                 pads, mode))  # fmt: skip
-    return _pool_backward(g, out, x, pool_size, strides, pads, mode)
-
-
-def _pool_backward(g, out, x, pool_size, strides, pads, mode):
-    if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
-        dx = _fast.max_pool_2x2_grad(g, out, x)
-        if dx is not None:
-            return dx
-    ones = (1,) * len(pool_size)
-    pshape = _padded_shape(x.shape, pads)
-    dxp = np.zeros(pshape, dtype=g.dtype)
-    osize = g.shape[1:-1]
-    if mode == "average":
-        ga = g / _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, g.dtype)
-        for off in _offsets(pool_size):
-            dxp[_window(off, strides, ones, osize)] += ga
-        return _crop(dxp, pads)
-    # NOTE: each window's gradient goes to its *first* maximum in row-major window order
-    # (TensorFlow's and PyTorch's tie rule); `taken` marks windows already served.
-    xp = _pad(x, pads, -np.inf)
-    taken = np.zeros(g.shape, dtype=bool)
-    for off in _offsets(pool_size):
-        sl = _window(off, strides, ones, osize)
-        hit = xp[sl] == out
-        hit &= ~taken
-        taken |= hit
-        dxp[sl] += np.where(hit, g, 0)
-    return _crop(dxp, pads)
-
-
-defvjp(pool_general, _pool_dx)
 
 
 # -- public functions (Keras ``ops.conv`` family) -------------------------------------------------
@@ -532,48 +443,3 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, bias=None, stride
     y = depthwise_conv(inputs, depthwise_kernel, None, strides, padding, data_format,
                        dilation_rate)  # fmt: skip
     return conv(y, pointwise_kernel, bias, 1, "valid", data_format, 1)
-
-
-def _pool(inputs, pool_size, strides, padding, data_format, mode):
-    rank = inputs.ndim - 2
-    if rank < 1:
-        raise ValueError(f"{mode} pooling needs inputs of rank >= 3, received shape "
-                         f"{tuple(inputs.shape)}")  # fmt: skip
-    pool_size = _tuple(pool_size, rank, "pool_size")
-    strides = pool_size if strides is None else _tuple(strides, rank, "strides")
-    x = _to_last(inputs, data_format, rank)
-    if padding not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', received padding={padding!r}")
-    pads = conv_padding(x.shape[1:-1], pool_size, strides, (1,) * rank, padding)
-    for i, (n, k) in enumerate(zip(x.shape[1:-1], pool_size, strict=True)):
-        if padding == "valid" and n < k:
-            raise ValueError(
-                f"{mode} pooling: pool_size {k} is larger than the input size {n} along "
-                f"spatial axis {i} (input shape {tuple(inputs.shape)}, padding='valid')"
-            )
-    return _to_format(pool_general(x, pool_size, strides, pads, mode), data_format, rank)
-
-
-def max_pool(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
-    """Max pooling over ``pool_size`` windows (Keras 3 ``ops.max_pool``).
-
-    ``out[n, o, c] = max_k x[n, o * strides + k, c]``; "same" padding never wins a window.
-    The gradient goes to the first maximum of each window (TensorFlow/PyTorch tie rule).
-
-    Args:
-        inputs: ``(batch, *spatial, channels)`` or channels_first.
-        pool_size: int or tuple. strides: default ``pool_size``.
-        padding: "valid" (default) or "same".
-    """
-    return _pool(inputs, pool_size, strides, padding, data_format, "max")
-
-
-def average_pool(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
-    """Average pooling (Keras 3 ``ops.average_pool``): the mean over each window's input
-    elements; with "same" padding the padded positions are not counted (as Keras's NumPy,
-    JAX and TensorFlow backends; its torch backend counts replicated edges instead when the
-    padding is uneven).
-
-    Args: as ``max_pool``.
-    """
-    return _pool(inputs, pool_size, strides, padding, data_format, "average")
