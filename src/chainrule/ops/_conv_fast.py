@@ -88,7 +88,6 @@ def col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize):
     return out
 
 
-# -- bias --------------------------------------------------------------------------------------
 # -- 2x2 max pooling with stride 2 and no padding (the common case) ----------------------------
 def is_pool_2x2(x, pool_size, strides, pads, mode):
     """Whether ``pool_general``'s fast 2x2 path applies: 2-D max pooling, pool 2, stride 2,
