@@ -1,9 +1,10 @@
 """Which ops run on CuPy arrays: a device check, run where CuPy and a GPU are present.
 
 For every row of the op table (``tests/ops/op_table.py``) and its first ``--cases`` (shapes,
-kwargs) cases (default 1), the op runs forward and backward on CuPy arrays and on NumPy arrays,
-and the results are compared (float32, rtol 1e-4). Also a dense + softmax cross-entropy
-training step on the GPU, and the time of a larger MLP step on the GPU and on the CPU. Prints
+kwargs) cases (default 1), and for the convolution and pooling cases (``tests/ops/conv_cases.py``),
+the op runs forward and backward on CuPy arrays and on NumPy arrays, and the results are
+compared (float32, rtol 1e-4). Also a dense + softmax cross-entropy training step on the GPU,
+and the time of a larger MLP step and of the benchmark CNN's step on the GPU and on the CPU. Prints
 one line per failing op and a summary; exits 0 whatever it
 finds (it maps the work a CuPy backend still needs, it does not gate anything). Not part of
 ``make test``: CI has no GPU; ``tests/ops/test_array_backend.py`` runs the same checks on a
@@ -85,6 +86,29 @@ def mlp_step(cr, xp, sizes, batch, lr, scale):
     return step
 
 
+def cnn_step(cr, xp, batch, lr=0.01):
+    """One SGD step of the benchmark CNN (``benchmarks/tasks/cnn.py``: 28x28x1, conv 16 relu,
+    pool, conv 32 relu, pool, dense 4) on ``xp``'s arrays, written with the ops."""
+    rng = np.random.default_rng(0)
+    x = xp.asarray(rng.random((batch, 28, 28, 1), dtype=np.float32))
+    y = xp.asarray(rng.integers(0, 4, batch))
+    shapes = [(3, 3, 1, 16), (16,), (3, 3, 16, 32), (32,), (800, 4), (4,)]
+    params = [cr.tensor(xp.asarray((rng.standard_normal(s) * 0.1).astype(np.float32)),
+                        requires_grad=True) for s in shapes]  # fmt: skip
+
+    def step():
+        k1, b1, k2, b2, w, b = params
+        h = cr.max_pool(cr.conv(x, k1, b1, activation="relu"), 2)
+        h = cr.max_pool(cr.conv(h, k2, b2, activation="relu"), 2)
+        logits = cr.dense(cr.reshape(h, (batch, -1)), w, b)
+        loss = cr.mean(cr.sparse_softmax_cross_entropy(y, logits))
+        for p, g in zip(params, cr.grad(loss, params), strict=True):
+            p.data -= np.float32(lr) * g
+        return loss
+
+    return step
+
+
 def training_step(cr, cp):
     """32-64-4, batch 256: ten steps on the GPU; the loss must fall."""
     step = mlp_step(cr, cp, (32, 64, 4), 256, 0.5, lambda fan_in: 0.1)
@@ -93,9 +117,11 @@ def training_step(cr, cp):
     return losses
 
 
-def step_time(cr, xp, sync, batch=1024, sizes=(784, 2048, 2048, 10), steps=30):
-    """Seconds per training step of :func:`mlp_step` (He-scaled weights) on ``xp``'s arrays."""
-    step = mlp_step(cr, xp, sizes, batch, 0.01, lambda fan_in: np.sqrt(2 / fan_in))
+def step_time(cr, xp, sync, batch=1024, sizes=(784, 2048, 2048, 10), steps=30, step=None):
+    """Seconds per training step of ``step`` (default :func:`mlp_step`, He-scaled weights) on
+    ``xp``'s arrays."""
+    if step is None:
+        step = mlp_step(cr, xp, sizes, batch, 0.01, lambda fan_in: np.sqrt(2 / fan_in))
     for _ in range(3):
         step()
     sync()
@@ -117,14 +143,17 @@ def main() -> int:
     name = cp.cuda.runtime.getDeviceProperties(0)["name"]
     name = name.decode() if isinstance(name, bytes) else name
     print(f"CuPy {cp.__version__}, NumPy {np.__version__}, device {name}")
+    from conv_cases import CONV_CASES  # noqa: PLC0415
     from op_table import OPS  # noqa: PLC0415
 
+    rows = [(spec, spec.cases[: args.cases]) for spec in OPS]
+    rows += [(case, [(case.shapes, {})]) for case in CONV_CASES]
     ok, failed = [], []
     start = time.perf_counter()
     n_cases = 0
-    for spec in OPS:
+    for spec, cases in rows:
         problems = []
-        for shapes, kwargs in spec.cases[: args.cases]:
+        for shapes, kwargs in cases:
             n_cases += 1
             try:
                 problem = check_op(cr, cp, spec, shapes, kwargs)
@@ -137,7 +166,7 @@ def main() -> int:
         else:
             failed.append(spec.name)
             print(f"FAIL {spec.name} ({len(problems)} cases), first: {problems[0]}")
-    print(f"ops on CuPy: {len(ok)} pass, {len(failed)} fail of {len(OPS)} "
+    print(f"ops on CuPy: {len(ok)} pass, {len(failed)} fail of {len(rows)} "
           f"({n_cases} cases, {time.perf_counter() - start:.0f} s)")  # fmt: skip
     print("pass:", " ".join(ok))
     try:
@@ -153,6 +182,15 @@ def main() -> int:
               f"this machine's CPU (NumPy) {cpu * 1e3:.1f} ms ({cpu / gpu:.0f}x)")
     except Exception:  # noqa: BLE001
         print("timing FAILED:")
+        traceback.print_exc(limit=4)
+    try:
+        gpu = step_time(cr, cp, cp.cuda.Device().synchronize, step=cnn_step(cr, cp, 256))
+        cpu = step_time(cr, np, lambda: None, steps=5, step=cnn_step(cr, np, 256))
+        print(f"CNN (benchmarks/tasks/cnn.py), batch 256, one training step: GPU "
+              f"{gpu * 1e3:.2f} ms, this machine's CPU (NumPy) {cpu * 1e3:.1f} ms "
+              f"({cpu / gpu:.0f}x)")  # fmt: skip
+    except Exception:  # noqa: BLE001
+        print("CNN timing FAILED:")
         traceback.print_exc(limit=4)
     return 0
 

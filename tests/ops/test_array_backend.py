@@ -14,6 +14,7 @@ import _strict_array as sa
 import numpy as np
 import pytest
 from _harness import as_list, projections
+from conv_cases import CONV_CASES
 from op_table import OPS, case_id
 
 import chainrule as cr
@@ -191,3 +192,17 @@ def test_engine_backward_keeps_device_arrays():
     x = cr.tensor(sa.asarray(np.array([0.5, -1.0], np.float32)), requires_grad=True)
     cr.sum(x * x).backward()
     _assert_device(x.grad, "x.grad")
+
+
+# -- convolution and pooling -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[c.name for c in CONV_CASES])
+def test_conv_and_pool_keep_device_arrays(case):
+    arrays = case.sample(np.random.default_rng(0), case.shapes, np.float32)
+    ref_outs, ref_grads = _run(case, arrays, {}, device=False)
+    outs, grads = _run(case, arrays, {}, device=True)
+    assert len(grads) == len(ref_grads) == len(arrays)
+    _assert_same(outs[0], ref_outs[0], f"{case.name} output")
+    for k, (g, r) in enumerate(zip(grads, ref_grads, strict=True)):
+        _assert_same(g, r, f"{case.name} gradient {k}")

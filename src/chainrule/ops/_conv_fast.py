@@ -15,6 +15,22 @@ import math
 from ..backend import np
 
 
+# NOTE: arrays are made with ``*_like`` from an input, so that CuPy inputs get CuPy results
+# (``np.empty(shape)`` would be a host array); ``order="C"`` because ``*_like`` would otherwise
+# copy a batch-last input's stride order, and the reshapes below need C order to be views.
+def _empty(like, shape, dtype=None):
+    return np.empty_like(like, dtype=dtype or like.dtype, order="C", shape=shape)
+
+
+def _zeros(like, shape, dtype=None):
+    return np.zeros_like(like, dtype=dtype or like.dtype, order="C", shape=shape)
+
+
+def _contiguous(a):
+    """``a`` in C order (``np.ascontiguousarray`` would turn a CuPy array into a host one)."""
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
 def offsets(ksize):
     """Every kernel offset, in row-major order (the layout of a kernel's spatial axes)."""
     return itertools.product(*(range(k) for k in ksize))
@@ -51,9 +67,9 @@ def to_batch_last(a, pads=None):
     (``(lo, hi)`` per spatial axis) when given; no copy when ``a`` is batch-last unpadded."""
     t = np.swapaxes(a, 0, -1)
     if not pads or not any(lo or hi for lo, hi in pads):
-        return np.ascontiguousarray(t)
-    out = np.zeros((t.shape[0], *(n + lo + hi for n, (lo, hi) in zip(t.shape[1:-1], pads,
-                   strict=True)), t.shape[-1]), dtype=a.dtype)  # fmt: skip
+        return _contiguous(t)
+    out = _zeros(a, (t.shape[0], *(n + lo + hi for n, (lo, hi) in zip(t.shape[1:-1], pads,
+                 strict=True)), t.shape[-1]))  # fmt: skip
     out[(slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(t.shape[1:-1], pads,
         strict=True)))] = t  # fmt: skip
     return out
@@ -66,7 +82,7 @@ def im2col_batch_last(xt, ksize, strides, dilation, osize, groups=1, ones_row=Fa
     that a bias stacked under the kernel is added by the same GEMM (and its gradient comes out
     of the kernel-gradient GEMM)."""
     k, cg, n = math.prod(ksize), xt.shape[0] // groups, xt.shape[-1]
-    cols = np.empty((groups, k * cg + ones_row, math.prod(osize) * n), dtype=xt.dtype)
+    cols = _empty(xt, (groups, k * cg + ones_row, math.prod(osize) * n))
     blocks = cols[:, : k * cg].reshape(groups, k, cg, *osize, n)
     xg = xt.reshape(groups, cg, *xt.shape[1:])
     for i, off in enumerate(offsets(ksize)):
@@ -78,7 +94,7 @@ def im2col_batch_last(xt, ksize, strides, dilation, osize, groups=1, ones_row=Fa
 
 def col2im_batch_last(dcols, pshape, ksize, strides, dilation, osize):
     """The adjoint of ``im2col_batch_last`` (no ones row): ``(G, K * C/G, M) -> (C, *P, N)``."""
-    out = np.zeros(pshape, dtype=dcols.dtype)
+    out = _zeros(dcols, pshape)
     groups = dcols.shape[0]
     cg = pshape[0] // groups
     og = out.reshape(groups, cg, *pshape[1:])
@@ -126,7 +142,7 @@ def max_pool_2x2_grad(g, out, x):
     # (SIMD-fast), and corner (1,1) is whatever is left (no NaN here, so some corner holds
     # the maximum). One compare and one multiply per corner, no float temporaries: 1.3-1.5x
     # faster than deciding the row, then the column (and fewer large allocations).
-    hit = np.empty((4, *out.shape), dtype=bool)
+    hit = _empty(out, (4, *out.shape), bool)
     for i in range(3):
         np.equal(x[corners[i]], out, out=hit[i])
     seen = hit[0] | hit[1]
@@ -134,7 +150,7 @@ def max_pool_2x2_grad(g, out, x):
     np.greater(hit[2], seen, out=hit[2])  # (1,0) and neither before it
     seen |= hit[2]
     np.logical_not(seen, out=hit[3])
-    dx = (np.zeros if h % 2 or w % 2 else np.empty)(x.shape, dtype=g.dtype)
+    dx = (_zeros if h % 2 or w % 2 else _empty)(g, x.shape)
     for i in range(4):
         np.multiply(g, hit[i], out=dx[corners[i]])
     return dx

@@ -9,7 +9,7 @@ stride-2 max pooling of image models has a fast path (``_conv_fast.max_pool_2x2`
 from __future__ import annotations
 
 from ..autodiff.primitive import defvjp, primitive
-from ..backend import np
+from ..backend import asarray_like, np
 from . import _conv_fast as _fast
 from .conv import (
     _crop,
@@ -60,7 +60,8 @@ def _pool_forward(x, pool_size, strides, pads, mode):
         else:
             out += v
     if mode == "average":
-        out /= _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, x.dtype)
+        out /= asarray_like(_pool_counts(x.shape[1:-1], pool_size, strides, pads, osize,
+                                         x.dtype), x)  # fmt: skip
     return out
 
 
@@ -72,7 +73,7 @@ def _pool_counts(size, pool_size, strides, pads, osize, dtype):
         start = np.arange(o) * s - lo
         c = (np.minimum(start + k, n) - np.maximum(start, 0)).astype(dtype)
         counts = np.multiply.outer(counts, c) if ax else c
-    return counts[..., None]
+    return counts[..., None]  # host numbers (callers move them to the data's device)
 
 
 def _pool_dx(g, out, x, pool_size, strides, pads, mode):
@@ -90,17 +91,18 @@ def _pool_backward(g, out, x, pool_size, strides, pads, mode):
             return dx
     ones = (1,) * len(pool_size)
     pshape = _padded_shape(x.shape, pads)
-    dxp = np.zeros(pshape, dtype=g.dtype)
+    dxp = _fast._zeros(g, pshape)
     osize = g.shape[1:-1]
     if mode == "average":
-        ga = g / _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, g.dtype)
+        ga = g / asarray_like(_pool_counts(x.shape[1:-1], pool_size, strides, pads, osize,
+                                           g.dtype), g)  # fmt: skip
         for off in _offsets(pool_size):
             dxp[_window(off, strides, ones, osize)] += ga
         return _crop(dxp, pads)
     # NOTE: each window's gradient goes to its *first* maximum in row-major window order
     # (TensorFlow's and PyTorch's tie rule); `taken` marks windows already served.
     xp = _pad(x, pads, -np.inf)
-    taken = np.zeros(g.shape, dtype=bool)
+    taken = _fast._zeros(g, g.shape, bool)
     for off in _offsets(pool_size):
         sl = _window(off, strides, ones, osize)
         hit = xp[sl] == out
