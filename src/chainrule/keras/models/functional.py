@@ -54,6 +54,51 @@ def _walk(outputs, inputs):
     return order
 
 
+def _layers_by_depth(outputs, inputs):
+    """The model's layers (its Input layers too) in Keras's order: by decreasing depth (the
+    longest path of layer calls to an output), ties broken by the order a depth-first walk
+    from the outputs first meets them. This order is ``model.layers`` and the order of
+    ``get_weights``, so ``set_weights`` takes a Keras model's weights as they come.
+
+    Matches Keras 3 ``keras/src/ops/function.py`` (``map_graph``, ``_build_map``).
+    """
+    given = {id(t) for t in inputs}
+    index, post, seen = {}, [], set()
+
+    def inbound(node):
+        return [] if isinstance(node.layer, InputLayer) else node.input_tensors
+
+    def visit(kt):
+        node = _producer(kt)
+        if node is None or id(node) in seen:
+            return
+        index.setdefault(id(node.layer), (len(index), node.layer))
+        seen.add(id(node))
+        if id(kt) in given and not isinstance(node.layer, InputLayer):
+            return  # an intermediate tensor given as an input: the graph starts here
+        for t in inbound(node):
+            visit(t)
+        post.append(node)
+
+    for kt in outputs:
+        visit(kt)
+    depth_of_node, depth_of_layer = {}, {}
+    for node in reversed(post):  # from the outputs back: every consumer before its inputs
+        d = max(depth_of_node.setdefault(id(node), 0), depth_of_layer.get(id(node.layer), 0))
+        depth_of_node[id(node)] = depth_of_layer[id(node.layer)] = d
+        for t in inbound(node):
+            p = _producer(t)
+            if p is not None:
+                depth_of_node[id(p)] = max(d + 1, depth_of_node.get(id(p), 0))
+    for t in inputs:  # an Input no output depends on still belongs to the model
+        node = _producer(t)
+        if node is not None and id(node.layer) not in depth_of_layer:
+            index.setdefault(id(node.layer), (len(index), node.layer))
+            depth_of_layer[id(node.layer)] = 0
+    order = sorted(depth_of_layer, key=lambda k: (-depth_of_layer[k], index[k][0]))
+    return [index[k][1] for k in order]
+
+
 def _check_symbolic(struct, what):
     for t in _flatten(struct):
         if not isinstance(t, KerasTensor):
@@ -99,14 +144,7 @@ class Functional(Model):
         self.inputs = _flatten(inputs)
         self.outputs = _flatten(outputs)
         self._nodes = _walk(self.outputs, self.inputs)
-        layers = []
-        for t in self.inputs:
-            node = _producer(t)
-            if node is not None and isinstance(node.layer, InputLayer):
-                layers.append(node.layer)
-        for n in self._nodes:
-            if not any(n.layer is la for la in layers):
-                layers.append(n.layer)
+        layers = _layers_by_depth(self.outputs, self.inputs)
         self._layer_list = layers
         for la in layers:
             if not isinstance(la, InputLayer):
