@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
-from ..naming import to_snake_case
-
-_NAME_UIDS: defaultdict = defaultdict(int)
+from ..naming import reset_uids
 
 
 def to_numpy(x, dtype=None, arg: str = "value"):
@@ -98,14 +94,6 @@ def divide_no_nan(a, b):
     return np.where(b == 0, 0, a / safe).astype(np.result_type(a, b))
 
 
-def auto_name(class_name: str) -> str:
-    """A unique default name: ``"precision"``, then ``"precision_1"``, ... (Keras ``auto_name``)."""
-    base = to_snake_case(class_name)
-    uid = _NAME_UIDS[base]
-    _NAME_UIDS[base] += 1
-    return base if uid == 0 else f"{base}_{uid}"
-
-
 def reset_name_uids() -> None:
     """Forget the names handed out so far (what ``keras.backend.clear_session`` does)."""
-    _NAME_UIDS.clear()
+    reset_uids()

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ...backend import floatx, np
-from ._utils import align_ranks, auto_name, divide_no_nan, to_float, to_numpy
+from ..naming import auto_name
+from ._utils import align_ranks, divide_no_nan, to_float, to_numpy
 
 __all__ = ["Metric", "Sum", "Mean", "MeanMetricWrapper"]
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from ...backend import np
 from .._serialization import serialize_object
+from ..naming import to_snake_case
 from . import accuracy_metrics as A
 from . import confusion as C
 from . import loss_functions as F
 from . import probabilistic as P
 from . import regression as R
-from ._utils import to_snake_case
 from .auc import AUC
 from .base import Mean, MeanMetricWrapper, Metric, Sum
 

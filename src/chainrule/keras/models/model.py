@@ -147,6 +147,20 @@ class Model(Trainer, Layer):
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A model from ``get_config()``'s output: a functional model's config (its
+        ``layers``, ``input_layers`` and ``output_layers``) is rebuilt as one when ``cls`` is
+        ``Model``; otherwise ``cls(**config)``. Matches Keras 3 ``keras/src/models/model.py``.
+        """
+        functional = {"layers", "input_layers", "output_layers"} <= set(config)
+        if cls is Model and functional:
+            from ..saving.model_config import functional_from_config  # noqa: PLC0415
+            from .functional import Functional  # noqa: PLC0415
+
+            return functional_from_config(Functional, config, custom_objects)
+        return cls(**config)
+
     # -- saving: thin wrappers over keras.saving (chainrule/keras/saving/) -------------------
     def save(self, filepath, overwrite=True, zipped=True, **kwargs):
         """Save as a Keras 3 ``.keras`` file (see ``keras.saving.save_model``)."""

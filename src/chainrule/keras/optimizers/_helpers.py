@@ -4,23 +4,12 @@
 
 from __future__ import annotations
 
-import collections
 import math
 
 from ...backend import np
-from ..naming import to_snake_case
+from ..naming import auto_name
 
 __all__ = ["auto_name", "check_number", "clip_gradients", "is_real"]
-
-_NAME_UIDS: collections.defaultdict = collections.defaultdict(int)
-
-
-def auto_name(class_name: str) -> str:
-    # Same naming as Keras's `auto_name`: "adam", "adam_1", ... per session.
-    base = to_snake_case(class_name)
-    uid = _NAME_UIDS[base]
-    _NAME_UIDS[base] += 1
-    return base if uid == 0 else f"{base}_{uid}"
 
 
 def is_real(x) -> bool:

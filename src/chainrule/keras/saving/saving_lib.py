@@ -124,6 +124,12 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool = True, **k
         raise ValueError(f"The following argument(s) are not supported: {list(kwargs)}")
     if not zipped:
         raise ValueError("zipped=False (an unzipped model folder) is not supported")
+    if filepath.endswith((".h5", ".hdf5")):
+        raise ValueError(
+            "the legacy HDF5 model format (.h5) is not supported: save to a `.keras` file "
+            "(Keras 3's native format, which Keras reads), or the weights alone with "
+            f"model.save_weights('name.weights.h5'). Received: filepath={filepath}"
+        )
     if not filepath.endswith(".keras"):
         raise ValueError(
             "Invalid filepath extension for saving. Please add a `.keras` extension for the "

@@ -1,0 +1,46 @@
+"""Module-level Keras API a program reaches for: ``keras.config``, ``keras.backend``,
+``Model.from_config`` on a functional config, the answer to a legacy ``.h5`` save (found by a
+new user's trial; each compared with real Keras 3.15.1 where Keras has an answer)."""
+
+import numpy as np
+import pytest
+
+from ._keras_ref import ck, tk
+
+
+def test_model_from_config_rebuilds_a_functional_model_as_keras_does():
+    for lib in (ck, tk):
+        i = lib.Input((3,), name="x")
+        m = lib.Model(i, lib.layers.Dense(2, name="d")(lib.layers.Dense(4, name="h")(i)))
+        again = lib.Model.from_config(m.get_config())
+        assert [la.name for la in again.layers] == ["x", "h", "d"]
+        again.set_weights(m.get_weights())
+        x = np.ones((2, 3), "float32")
+        np.testing.assert_allclose(again.predict(x, verbose=0), m.predict(x, verbose=0))
+
+
+def test_config_and_backend_settings_match_keras_defaults():
+    for name in ("floatx", "epsilon", "image_data_format"):
+        assert getattr(ck.config, name)() == getattr(tk.config, name)()
+        assert getattr(ck.backend, name)() == getattr(tk.backend, name)()
+    assert ck.config.backend() == "numpy" and ck.backend.is_keras_tensor(ck.Input((2,)))
+    assert not ck.backend.is_keras_tensor(np.ones(2))
+    ck.config.set_image_data_format("channels_last")
+    with pytest.raises(NotImplementedError, match="data_format='channels_first' to each"):
+        ck.config.set_image_data_format("channels_first")
+    with pytest.raises(ValueError, match="received data_format='nhwc'"):
+        ck.config.set_image_data_format("nhwc")
+
+
+def test_missing_submodules_are_not_advertised_and_hasattr_is_false():
+    for name in ("datasets", "random"):
+        assert name not in dir(ck) and not hasattr(ck, name)
+    for name in dir(ck):
+        assert getattr(ck, name) is not None, name  # everything listed imports
+
+
+def test_a_legacy_h5_model_file_is_refused_with_the_alternatives(tmp_path):
+    m = ck.Sequential([ck.Input((2,)), ck.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"\.h5\) is not supported: save to a `\.keras` file"):
+        m.save(str(tmp_path / "m.h5"))
+    assert not (tmp_path / "m.h5").exists()
