@@ -15,7 +15,7 @@ from ...autodiff.engine import grad as _grad
 from ...autodiff.grad_mode import STATE as _GRAD_STATE
 from ...autodiff.grad_mode import no_grad
 from ...autodiff.tensor import Tensor
-from ...backend import np
+from ...backend import floatx, np
 from . import data_adapter as da
 from .compile_utils import CompileLoss, CompileMetrics, LossTracker
 
@@ -163,10 +163,12 @@ class Trainer:
 
     # -- losses ---------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss plus the regularization losses in ``model.losses``.
+        """The compiled loss plus ``ops.sum`` of each term in ``model.losses`` (``add_loss``
+        terms and regularizers; an integer term is cast to float32 first), as Keras 3
+        ``Trainer.compute_loss`` and ``_aggregate_additional_loss``.
 
         Raises:
-            ValueError: if the model was compiled without a loss and adds none itself.
+            ValueError: if there is no compiled loss (or no ``y``) and no term in ``losses``.
         """
         total = None
         if self._compile_loss is not None and y is not None:
@@ -174,10 +176,13 @@ class Trainer:
         cache = self._live_fit_cache()
         extras = self.losses if cache is None else (() if cache.lossless else cache.losses())
         for extra in extras:
+            if type(extra) is not Tensor or extra.data.ndim or extra.data.dtype.kind != "f":
+                extra = _aggregate_loss(extra)
             total = extra if total is None else total + extra
         if total is None:
             raise ValueError(
-                "no loss to optimize: pass loss= to compile(), or y to fit(), or add losses"
+                "No loss to compute. Provide a `loss` argument in `compile()` (and y to fit), "
+                "or add a loss with `self.add_loss()` in a layer's call()."
             )
         return total
 
@@ -190,7 +195,10 @@ class Trainer:
     def train_step(self, data):
         """One optimisation step on a batch; returns the running metrics dict."""
         x, y, sample_weight = da.unpack(data)
-        self._live_fit_cache()  # reread before the forward if a callback changed the model
+        # reread before the forward if a callback changed the model
+        cache = self._live_fit_cache()
+        if cache is None or not cache.lossless:
+            self._clear_losses()  # Sequential's __call__ does not clear its own add_loss terms
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         self._track_loss(loss, _batch_len(x))
@@ -213,6 +221,7 @@ class Trainer:
 
     def test_step(self, data):
         x, y, sample_weight = da.unpack(data)
+        self._clear_losses()
         y_pred = self(x, training=False)
         loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
         self._track_loss(loss, _batch_len(x))
@@ -547,8 +556,8 @@ class _FitCache:
     instead of walking the layers on every step, and read again when :meth:`stale` says the
     layer tree or the optimizer changed (``keras.variables.GENERATION``)."""
 
-    __slots__ = ("model", "trainable", "constrained", "loss_layers", "lossless", "optimizer",
-                 "_apply", "generation", "_gen")
+    __slots__ = ("model", "trainable", "constrained", "loss_layers", "regs", "plain", "lossless",
+                 "optimizer", "_apply", "generation", "_gen")  # fmt: skip
 
     def __init__(self, model):
         from ..layers import layer as layer_module  # noqa: PLC0415 - layers import this module
@@ -561,19 +570,17 @@ class _FitCache:
         self.optimizer = model.optimizer
         self.optimizer.build(self.trainable)
         self.constrained = [v for v in self.trainable if getattr(v, "_constraint", None)]
-        layers = _flat_layers(model)
-        # A class that overrides `losses` is asked through the property on every step.
-        plain = all(type(la).losses is Layer.losses for la in layers)
-        # Only weight regularizers of trainable weights (as `Layer.losses`) and activity
-        # regularizers add losses; none means there is nothing to add on any step of this fit.
-        live = {id(v) for v in self.trainable}
-        carriers = []
-        for la in layers:
-            regs = [(reg, var) for reg, var in la._regularized if id(var) in live]
-            if regs or la.activity_regularizer is not None or la._activity_losses:
-                carriers.append((la, regs))
-        self.loss_layers = carriers if plain else None
-        self.lossless = plain and not carriers
+        # Keras's order (`Layer.losses`): the add_loss terms layer by layer, then the weight
+        # regularizers of the trainable weights. A model class that overrides `losses` is
+        # asked through the property on every step. No term at all: nothing to add all fit.
+        self.plain = type(model).losses is Layer.losses
+        layers = model._flatten_layers()
+        regs = {id(var): reg for la in layers for reg, var in la._regularized}
+        self.regs = [(regs[id(v)], v) for v in self.trainable if id(v) in regs]
+        self.loss_layers = [
+            la for la in layers if la._adds_losses or la.activity_regularizer is not None
+        ]
+        self.lossless = self.plain and not self.loss_layers and not self.regs
         index = getattr(self.optimizer, "_index", None) or {}
         known = all(id(v) in index for v in self.trainable)  # else apply() raises, naming it
         self._apply = getattr(self.optimizer, "_apply_from_fit", None) if known else None
@@ -584,15 +591,15 @@ class _FitCache:
         return self._gen[0] != self.generation or model.optimizer is not self.optimizer
 
     def losses(self):
-        """``model.losses`` in its order: each layer's regularizers, then its activity losses."""
-        if self.loss_layers is None:
+        """``model.losses``, read from the layers found when the cache was made."""
+        if not self.plain:
             return self.model.losses
         out = []
-        for la, regs in self.loss_layers:
-            if regs:
-                out.extend(reg(var) for reg, var in regs)
-            if la._activity_losses:
-                out.extend(la._activity_losses)
+        for la in self.loss_layers:
+            if la._losses:
+                out.extend(la._losses)
+        if self.regs:
+            out.extend(reg(var) for reg, var in self.regs)
         return out
 
     def apply(self, grads):
@@ -603,12 +610,16 @@ class _FitCache:
         self.model._apply_constraints(self.constrained)
 
 
-def _flat_layers(layer):
-    """``layer`` and all its sub-layers, depth first, in ``Layer.losses``'s order."""
-    out = [layer]
-    for sub in layer._sublayers():
-        out.extend(_flat_layers(sub))
-    return out
+def _aggregate_loss(loss):
+    """Keras's ``_aggregate_additional_loss``: ``ops.sum`` of a term, cast to float32 first
+    when it is not a float (a Python number is added as it is)."""
+    if isinstance(loss, numbers.Number):
+        return loss
+    from ... import ops  # noqa: PLC0415 - only for a non-scalar or integer term
+
+    if np.dtype(loss.dtype).kind != "f":
+        loss = ops.astype(loss, floatx())
+    return ops.sum(loss) if np.ndim(loss.data if isinstance(loss, Tensor) else loss) else loss
 
 
 def _batch_len(x):
