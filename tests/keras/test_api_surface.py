@@ -44,3 +44,51 @@ def test_a_legacy_h5_model_file_is_refused_with_the_alternatives(tmp_path):
     with pytest.raises(ValueError, match=r"\.h5\) is not supported: save to a `\.keras` file"):
         m.save(str(tmp_path / "m.h5"))
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_layer_output_builds_a_feature_extractor_as_in_keras():
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype("float32")
+    feats, weights = [], []
+    for lib in (ck, tk):
+        a, b = lib.Input((3,), name="a"), lib.Input((2,), name="b")
+        h = lib.layers.Dense(4, name="h")(a)
+        merged = lib.layers.Concatenate(name="merge")([h, b])
+        model = lib.Model([a, b], lib.layers.Dense(1, name="out")(merged))
+        if weights:
+            model.set_weights(weights)
+        weights = model.get_weights()
+        layer = model.get_layer("merge")
+        assert len(layer.input) == 2 and tuple(layer.output.shape) == (None, 6)
+        assert model.layers[0].input == [] and tuple(model.layers[0].output.shape) == (None, 3)
+        sub = lib.Model(model.inputs, layer.output)
+        feats.append(np.asarray(sub.predict([x, x[:, :2]], verbose=0)))
+    np.testing.assert_allclose(feats[0], feats[1], rtol=1e-6)
+    with pytest.raises(AttributeError, match="has never been called"):
+        _ = ck.layers.Dense(2).output
+
+
+def test_clear_session_restarts_automatic_names_as_keras():
+    names = []
+    for lib in (ck, tk):
+        lib.backend.clear_session()
+        first = [lib.layers.Dense(1).name, lib.layers.Dense(1).name]
+        lib.backend.clear_session()
+        names.append((first, lib.layers.Dense(1).name))
+    assert names[0] == names[1] == (["dense", "dense_1"], "dense")
+
+
+def test_a_sequential_subclass_adding_a_loss_clears_it_on_each_call_as_keras():
+    counts = []
+    for lib in (ck, tk):
+
+        class Penalized(lib.Sequential):
+            def call(self, inputs, training=None, mask=None):
+                out = super().call(inputs, training=training)
+                self.add_loss(lib.ops.sum(out) * 0.0 + 1.0)
+                return out
+
+        m = Penalized([lib.Input((2,)), lib.layers.Dense(1)])
+        for _ in range(3):
+            m(np.ones((1, 2), "float32"))
+        counts.append(len(m.losses))
+    assert counts[0] == counts[1] == 1

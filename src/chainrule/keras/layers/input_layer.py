@@ -167,9 +167,20 @@ class InputLayer(Layer):
         self.batch_shape = batch_shape
         self._batch_input_shape = batch_shape
         self.built = True
-        self.output = KerasTensor(batch_shape, dtype=self.dtype, name=self.name)
-        self.output._history = (SymbolicNode(self, (), {}, self.output), 0)
+        tensor = KerasTensor(batch_shape, dtype=self.dtype, name=self.name)
+        tensor._history = (SymbolicNode(self, (), {}, tensor), 0)
+        self._tensor = tensor
         self._output_shape = batch_shape
+
+    @property
+    def output(self):
+        """The symbolic tensor this input layer stands for (what ``keras.Input`` returns)."""
+        return self._tensor
+
+    @property
+    def input(self):
+        """``[]``: an input layer is called on nothing (as Keras 3's ``InputLayer.input``)."""
+        return []
 
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,

@@ -10,25 +10,15 @@ functional API instead of computing.
 from __future__ import annotations
 
 import inspect
-from collections import defaultdict, deque
 
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
-from ..naming import to_snake_case
+from ..naming import to_snake_case, unique_name
 from ..variables import GENERATION, Variable
 from .input_spec import assert_input_compatibility
+from .layer_losses import _ADDERS, _DEPTH, _SYMBOLIC, LossesMixin
 
 __all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
-
-_UIDS: dict = defaultdict(int)
-
-
-def unique_name(prefix: str) -> str:
-    """``prefix``, then ``prefix_1``, ``prefix_2``... (Keras's ``backend.get_uid`` naming)."""
-    n = _UIDS[prefix]
-    _UIDS[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
 
 def shape_of(x):
     """The shape of an array/Tensor/KerasTensor, or a list/dict of shapes for a structure."""
@@ -64,17 +54,7 @@ _CONCRETE = (np.ndarray, Tensor)  # exact types that are never symbolic (a fast 
 # GENERATION (keras/variables.py) moves when one of these is set on a layer.
 _RESTRUCTURING = frozenset(("trainable", "activity_regularizer", "optimizer"))
 
-# Loss bookkeeping (Keras's call context): a concrete `__call__` at depth 0 is top-level and
-# first clears the losses its layer tree added before, so they do not pile up across steps.
-_DEPTH = [0]
-# > 0 while a symbolic call runs a layer on placeholders: losses of made-up values are dropped.
-_SYMBOLIC = [0]
-# How many layers ever added a loss; while 0, a top-level call has nothing to clear.
-_ADDERS = [0]
-_FUNCTIONAL = []  # [Functional], filled on first use (models import this module)
-
-
-class Layer:
+class Layer(LossesMixin):
     """Base layer.
 
     Args:
@@ -288,105 +268,6 @@ class Layer:
             )
         return int(sum(w.data.size for w in self.weights))
 
-    # -- losses ---------------------------------------------------------------------------
-    _adds_losses = False  # set by the first add_loss: the fit cache then reads this layer
-    _loss_tree = None  # (GENERATION, the layers of this tree that add losses)
-
-    def add_loss(self, loss) -> None:
-        """Add a loss term, usually from ``call()``: ``self.add_loss(ops.sum(x))``.
-
-        The terms are in ``layer.losses`` (and in ``model.losses`` of every model holding the
-        layer) until the next top-level call of a layer tree that holds it clears them, and
-        ``fit``/``evaluate``/``train_on_batch`` add ``ops.sum`` of each to the loss. Added on
-        placeholder values while a functional model is being built, they are dropped.
-        Matches Keras 3 ``keras/src/layers/layer.py`` ``Layer.add_loss``.
-
-        Args:
-            loss: a Tensor, or a list/tuple/dict of Tensors (any shape; summed in training).
-
-        Raises:
-            ValueError: for anything that is not a Tensor (a NumPy array, a Python number,
-                a ``Variable``), as Keras.
-            NotImplementedError: on a functional model (``keras.Model(inputs, outputs)``),
-                as Keras 3: add the loss in a layer's ``call()``.
-
-        >>> from chainrule import keras
-        >>> class Penalty(keras.layers.Layer):
-        ...     def call(self, x):
-        ...         self.add_loss(0.1 * keras.ops.sum(keras.ops.square(x)))
-        ...         return x
-        >>> layer = Penalty()
-        >>> _ = layer(np.ones((2, 3), "float32"))
-        >>> [round(t.item(), 4) for t in layer.losses]
-        [0.6]
-        """
-        if not _FUNCTIONAL:
-            from ..models.functional import Functional  # noqa: PLC0415 - an import cycle
-
-            _FUNCTIONAL.append(Functional)
-        if isinstance(self, _FUNCTIONAL[0]):
-            raise NotImplementedError(
-                f"add_loss() is not supported on the functional model {self.name!r} (as in "
-                "Keras 3): call add_loss() inside the call() of one of its layers"
-            )
-        losses = _flatten(loss)
-        for x in losses:
-            if not isinstance(x, Tensor) or isinstance(x, Variable):
-                raise ValueError(
-                    "`add_loss()` can only be called from inside `build()` or `call()`, on a "
-                    f"tensor input. Received invalid value: {x!r} (of type "
-                    f"{type(x).__name__}); pass a Tensor computed with ops, e.g. ops.sum(x)"
-                )
-        self._record_losses(losses)
-
-    def _record_losses(self, losses):
-        if _SYMBOLIC[0]:
-            return
-        if not self._adds_losses:
-            self._adds_losses = True
-            _ADDERS[0] += 1
-            GENERATION[0] += 1  # a running fit's cache must now read this layer's losses
-        self._losses.extend(losses)
-
-    def _flatten_layers(self):
-        """This layer, then its sub-layers in Keras's ``_flatten_layers`` order: a queue that
-        puts each layer's children in front, reversed (so nested children come last-first)."""
-        out, seen = [self], {id(self)}
-        queue = deque(self._sublayers())
-        while queue:
-            layer = queue.popleft()
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                out.append(layer)
-                queue.extendleft(layer._sublayers())
-        return out
-
-    def _clear_losses(self):
-        """Drop the ``add_loss`` terms of this layer and its sub-layers (Keras's
-        ``_clear_losses``, run at the start of each top-level call)."""
-        tree = self._loss_tree
-        if tree is None or tree[0] != GENERATION[0]:
-            adders = [la for la in self._flatten_layers() if la._adds_losses]
-            tree = self._loss_tree = (GENERATION[0], adders)
-        for layer in tree[1]:
-            if layer._losses:
-                layer._losses.clear()
-
-    @property
-    def losses(self):
-        """The loss terms of this layer and its sub-layers, in Keras 3's order: the
-        ``add_loss`` terms (activity regularizers included) of this layer, then of each
-        sub-layer (``_flatten_layers`` order), then the weight regularizers of
-        ``trainable_weights`` (none for a frozen layer or a weight created non-trainable).
-        Matches Keras 3 ``Layer.losses``.
-        """
-        layers = self._flatten_layers()
-        out = [x for layer in layers for x in layer._losses]
-        regs = {id(var): reg for layer in layers for reg, var in layer._regularized}
-        if regs:
-            out.extend(regs[id(v)](v) for v in self.trainable_weights if id(v) in regs)
-        return out
-
     # -- building and calling -------------------------------------------------------------
     def build(self, input_shape=None):
         """Create weights for inputs of ``input_shape``; the default creates none."""
@@ -467,15 +348,6 @@ class Layer:
                 out = attach_mask(out, mask)
         return out
 
-    def _add_activity_losses(self, outputs):
-        # as Keras: one term per output, divided by its batch size (0 for an empty batch)
-        for out in _flatten(outputs):
-            if isinstance(out, (Tensor, np.ndarray)):
-                loss = self.activity_regularizer(out)
-                if out.ndim:
-                    loss = loss / out.shape[0] if out.shape[0] else loss * 0.0
-                self._record_losses([loss])
-
     # Layers that keep the time axis and do not use a mask themselves (Dense, Activation,
     # Dropout) hand their input's Keras mask on to their output, as Keras's default
     # compute_mask does for layers with supports_masking.
@@ -487,6 +359,37 @@ class Layer:
 
         out = self(KerasTensor(tuple(input_shape), dtype=self.dtype))
         return out.shape
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's first call in a functional graph (a list when it
+        took several). Matches Keras 3 ``Operation.input``.
+
+        Raises:
+            AttributeError: if the layer was never called on ``keras.Input`` tensors.
+        """
+        return self._first_call("input")
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call in a functional graph (a list when
+        it gave several), e.g. to build a feature extractor:
+        ``keras.Model(model.inputs, model.get_layer("hidden").output)``. Matches Keras 3
+        ``Operation.output``.
+
+        Raises:
+            AttributeError: if the layer was never called on ``keras.Input`` tensors.
+        """
+        return self._first_call("output")
+
+    def _first_call(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined {what}."
+            )
+        node = self._inbound_nodes[0]
+        values = node.input_tensors if what == "input" else _flat(node.outputs)
+        return values[0] if len(values) == 1 else values
 
     @property
     def output_shape(self):
@@ -530,12 +433,11 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-def _flatten(x):
-    """A list/tuple/dict structure as a flat list (dict values by sorted key, as Keras)."""
+def _flat(x):
     if isinstance(x, (list, tuple)):
-        return [v for item in x for v in _flatten(item)]
+        return [v for item in x for v in _flat(item)]
     if isinstance(x, dict):
-        return [v for k in sorted(x) for v in _flatten(x[k])]
+        return [v for item in x.values() for v in _flat(item)]
     return [x]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ...backend import np
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic
+from ..layers.layer_losses import _ADDERS, _DEPTH
+from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
 
 _FLOAT = np.dtype("float32")  # what inputs without a dtype count as (they pass unchanged)
@@ -65,6 +67,7 @@ class Sequential(Model):
                 raise ValueError(f"layer {layer.name!r} is already in this Sequential model")
             self._stack.append(layer)
             self._tracked.append(layer)
+            GENERATION[0] += 1  # a running fit's cache (and the loss-clearing list) reread
         self.built = False
         if rebuild:
             self._maybe_build_from_input()
@@ -79,6 +82,7 @@ class Sequential(Model):
             raise IndexError("there are no layers to pop from this Sequential model")
         layer = self._stack.pop()
         self._tracked.remove(layer)
+        GENERATION[0] += 1
         self.built = False
         if rebuild:
             self._maybe_build_from_input()
@@ -127,7 +131,15 @@ class Sequential(Model):
                 self.build((None, *shape[1:]))
             elif self._input_layer is not None:
                 self.build(self._input_layer.batch_shape)
-        return self.call(inputs, training=training)
+        # as Layer.__call__: a top-level call first clears the loss terms of the last one
+        depth = _DEPTH
+        if not depth[0] and _ADDERS[0]:
+            self._clear_losses()
+        depth[0] += 1
+        try:
+            return self.call(inputs, training=training)
+        finally:
+            depth[0] -= 1
 
     _rank_ok = None  # (input batch_shape, data shapes found to need no adjustment)
 
