@@ -139,10 +139,13 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):  # fmt: skip
-        """Print Keras's table: layer (type), output shape, parameter count, and totals."""
+        """Print Keras's table: layer (type), output shape, parameter count, and totals
+        (see ``keras.utils.summary_utils.print_summary`` for the arguments)."""
         from ..utils.summary_utils import print_summary  # noqa: PLC0415
 
-        print_summary(self, line_length=line_length, print_fn=print_fn)
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)  # fmt: skip
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
