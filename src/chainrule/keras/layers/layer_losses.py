@@ -115,12 +115,18 @@ class LossesMixin:
         ``trainable_weights`` (none for a frozen layer or a weight created non-trainable).
         Matches Keras 3 ``Layer.losses``.
         """
-        layers = self._flatten_layers()
-        out = [x for layer in layers for x in layer._losses]
-        regs = {id(var): reg for layer in layers for reg, var in layer._regularized}
-        if regs:
-            out.extend(regs[id(v)](v) for v in self.trainable_weights if id(v) in regs)
+        out = [x for layer in self._flatten_layers() for x in layer._losses]
+        out.extend(reg(var) for reg, var in self._weight_regularizers())
         return out
+
+    def _weight_regularizers(self, trainable=None):
+        """``(regularizer, variable)`` for each weight of ``trainable`` (default
+        ``trainable_weights``) that has one: Keras counts only trainable weights' penalties."""
+        regs = {id(var): reg for layer in self._flatten_layers() for reg, var in layer._regularized}
+        if not regs:
+            return []
+        trainable = self.trainable_weights if trainable is None else trainable
+        return [(regs[id(v)], v) for v in trainable if id(v) in regs]
 
     def _add_activity_losses(self, outputs):
         # as Keras: one term per output, divided by its batch size (0 for an empty batch)

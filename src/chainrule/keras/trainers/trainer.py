@@ -574,12 +574,9 @@ class _FitCache:
         # regularizers of the trainable weights. A model class that overrides `losses` is
         # asked through the property on every step. No term at all: nothing to add all fit.
         self.plain = type(model).losses is Layer.losses
-        layers = model._flatten_layers()
-        regs = {id(var): reg for la in layers for reg, var in la._regularized}
-        self.regs = [(regs[id(v)], v) for v in self.trainable if id(v) in regs]
-        self.loss_layers = [
-            la for la in layers if la._adds_losses or la.activity_regularizer is not None
-        ]
+        self.regs = model._weight_regularizers(self.trainable)
+        self.loss_layers = [la for la in model._flatten_layers()
+                            if la._adds_losses or la.activity_regularizer is not None]  # fmt: skip
         self.lossless = self.plain and not self.loss_layers and not self.regs
         index = getattr(self.optimizer, "_index", None) or {}
         known = all(id(v) in index for v in self.trainable)  # else apply() raises, naming it
