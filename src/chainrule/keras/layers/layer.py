@@ -16,7 +16,7 @@ from ...backend import floatx, np
 from ..naming import to_snake_case, unique_name
 from ..variables import GENERATION, Variable
 from .input_spec import assert_input_compatibility
-from .layer_losses import _ADDERS, _DEPTH, _SYMBOLIC, LossesMixin
+from .layer_losses import _ADDERS, _DEPTH, _SYMBOLIC, LossesMixin, _flatten
 
 __all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
 
@@ -388,7 +388,7 @@ class Layer(LossesMixin):
                 f"The layer {self.name} has never been called and thus has no defined {what}."
             )
         node = self._inbound_nodes[0]
-        values = node.input_tensors if what == "input" else _flat(node.outputs)
+        values = node.input_tensors if what == "input" else _flatten(node.outputs)
         return values[0] if len(values) == 1 else values
 
     @property
@@ -431,14 +431,6 @@ class Layer(LossesMixin):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-
-def _flat(x):
-    if isinstance(x, (list, tuple)):
-        return [v for item in x for v in _flat(item)]
-    if isinstance(x, dict):
-        return [v for item in x.values() for v in _flat(item)]
-    return [x]
 
 
 def _jsonable_shape(shape):
