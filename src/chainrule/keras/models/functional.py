@@ -55,10 +55,13 @@ def _walk(outputs, inputs):
 
 
 def _layers_by_depth(outputs, inputs):
-    """The model's layers (its Input layers too) in Keras's order: by decreasing depth (the
-    longest path of layer calls to an output), ties broken by the order a depth-first walk
-    from the outputs first meets them. This order is ``model.layers`` and the order of
-    ``get_weights``, so ``set_weights`` takes a Keras model's weights as they come.
+    """The model's layers (its Input layers too) in Keras's order, and its calls by depth.
+
+    The order is by decreasing depth (the longest path of layer calls to an output), ties
+    broken by the order a depth-first walk from the outputs first meets them. It is
+    ``model.layers`` and the order of ``get_weights``, so ``set_weights`` takes a Keras
+    model's weights as they come. The second result, ``{depth: [calls]}``, is Keras's
+    ``_nodes_by_depth`` (``summary`` reads it).
 
     Matches Keras 3 ``keras/src/ops/function.py`` (``map_graph``, ``_build_map``).
     """
@@ -94,9 +97,13 @@ def _layers_by_depth(outputs, inputs):
         node = _producer(t)
         if node is not None and id(node.layer) not in depth_of_layer:
             index.setdefault(id(node.layer), (len(index), node.layer))
-            depth_of_layer[id(node.layer)] = 0
+            depth_of_layer[id(node.layer)] = depth_of_node[id(node)] = 0
+            post.append(node)
     order = sorted(depth_of_layer, key=lambda k: (-depth_of_layer[k], index[k][0]))
-    return [index[k][1] for k in order]
+    by_depth = {}
+    for node in post:
+        by_depth.setdefault(depth_of_node[id(node)], []).append(node)
+    return [index[k][1] for k in order], by_depth
 
 
 def _check_symbolic(struct, what):
@@ -144,7 +151,7 @@ class Functional(Model):
         self.inputs = _flatten(inputs)
         self.outputs = _flatten(outputs)
         self._nodes = _walk(self.outputs, self.inputs)
-        layers = _layers_by_depth(self.outputs, self.inputs)
+        layers, self._nodes_by_depth = _layers_by_depth(self.outputs, self.inputs)
         self._layer_list = layers
         for la in layers:
             if not isinstance(la, InputLayer):

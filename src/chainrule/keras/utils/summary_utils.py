@@ -199,22 +199,8 @@ def _graph(model):
 
     if not isinstance(model, Functional):
         return True, None, [la for la in model.layers if not isinstance(la, InputLayer)]
-    entry = [_producer(t) for t in model.inputs]
-    nodes = list({id(n): n for n in entry if n is not None}.values()) + list(model._nodes)
-    ids = {id(n) for n in nodes}
-    # depth: the longest path of calls to an output, a layer's calls at its deepest (Keras's
-    # map_graph); walked from the outputs back, so every consumer comes before its inputs
-    depth, layer_depth = {}, {}
-    for node in reversed(nodes):
-        d = max(depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
-        depth[id(node)] = layer_depth[id(node.layer)] = d
-        for t in node.input_tensors:
-            src = _producer(t)
-            if src is not None and id(src) in ids:
-                depth[id(src)] = max(depth.get(id(src), 0), d + 1)
-    by_depth = {}
-    for node in nodes:
-        by_depth.setdefault(depth[id(node)], []).append(node)
+    by_depth = model._nodes_by_depth  # Keras's map_graph depths, made with the model
+    ids = {id(n) for calls in by_depth.values() for n in calls}
     chain = all(len(v) == 1 and len(v[0].input_tensors) <= 1 for v in by_depth.values())
     if chain:
         chain = all(sum(id(n) in ids for n in la._inbound_nodes) <= 1 for la in model.layers)
