@@ -14,7 +14,7 @@ __all__ = ["Variable"]
 
 # Bumped whenever something a training step reads from the layer tree may have changed: a
 # `trainable` flag (of a layer or of a Variable), an `activity_regularizer`, a model's
-# `optimizer`, a weight or sub-layer added. `fit` caches that reading (trainers/trainer.py
+# `optimizer`, a weight or sub-layer added. `fit` caches that reading (trainers/trainer_utils.py
 # `_FitCache`) and rereads it when this moves, so a callback that freezes a layer or swaps the
 # optimizer takes effect at the next step, as in Keras.
 GENERATION = [0]
