@@ -92,3 +92,13 @@ def test_a_sequential_subclass_adding_a_loss_clears_it_on_each_call_as_keras():
             m(np.ones((1, 2), "float32"))
         counts.append(len(m.losses))
     assert counts[0] == counts[1] == 1
+
+
+def test_a_sequential_without_input_called_in_a_graph_records_keras_shapes():
+    shapes = []
+    for lib in (ck, tk):
+        inner = lib.Sequential([lib.layers.Dense(2, name="d1"), lib.layers.Dense(2, name="d2")])
+        i = lib.Input((3,))
+        lib.Model(i, inner(i))
+        shapes.append([tuple(la.output.shape) for la in inner.layers])
+    assert shapes[0] == shapes[1] == [(None, 2), (None, 2)]  # not the placeholder batch (2, 2)

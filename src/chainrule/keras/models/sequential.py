@@ -122,6 +122,10 @@ class Sequential(Model):
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         if type(inputs) not in _CONCRETE and _is_symbolic(inputs):
+            if not self.built and self._stack and self._input_layer is None:
+                # build on the symbolic shape (unknown batch), not on the placeholder batch
+                # the symbolic call runs with: the layers record (None, ...) shapes, as Keras
+                self.build(tuple(inputs.shape))
             return Layer.__call__(self, inputs, training=training, **kwargs)
         if not self.built:
             if not self._stack:
