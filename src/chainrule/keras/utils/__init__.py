@@ -6,7 +6,12 @@ from ...backend import np
 from ...backend import set_random_seed as _set_random_seed
 from .py_dataset import PyDataset
 
-__all__ = ["PyDataset", "set_random_seed", "to_categorical", "normalize", "plot_history"]
+__all__ = ["PyDataset", "set_random_seed", "to_categorical", "normalize", "plot_history",
+           "pad_sequences"]  # fmt: skip
+
+
+def __dir__():
+    return sorted(__all__)
 
 
 def set_random_seed(seed: int) -> None:
@@ -77,3 +82,66 @@ def plot_history(history, path=None, metrics=None):
     from .plotting import plot_history as _plot  # noqa: PLC0415
 
     return _plot(history, path=path, metrics=metrics)
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre",
+                  value=0.0):  # fmt: skip
+    """Sequences of different lengths as one ``(num_samples, maxlen, ...)`` array.
+
+    Each sequence longer than ``maxlen`` loses its first (``truncating="pre"``) or last
+    (``"post"``) items; each shorter one is filled with ``value`` before (``padding="pre"``)
+    or after (``"post"``) its items. An empty sequence is all ``value``.
+
+    Args:
+        sequences: a list of sequences (lists or arrays; items may themselves be arrays of
+            one common shape).
+        maxlen: default the length of the longest sequence.
+        dtype: of the result, default "int32" (``object`` for strings of any length).
+        padding, truncating: "pre" (default) or "post".
+        value: the fill value, default 0.
+
+    Returns:
+        ``(len(sequences), maxlen, *item_shape)`` NumPy array of ``dtype``.
+
+    Raises:
+        ValueError: for something that is not a list of sequences, a string ``value`` with a
+            numeric ``dtype``, ``padding``/``truncating`` other than "pre"/"post", or items
+            of different shapes (naming the sequence).
+
+    Matches Keras 3 ``keras/src/utils/sequence_utils.py``.
+
+    >>> pad_sequences([[1], [2, 3], [4, 5, 6]], maxlen=2).tolist()
+    [[0, 1], [2, 3], [5, 6]]
+    """
+    if not hasattr(sequences, "__len__"):
+        raise ValueError("`sequences` must be iterable.")
+    for name, where in (("padding", padding), ("truncating", truncating)):
+        if where not in ("pre", "post"):
+            raise ValueError(f'{name.capitalize()} type "{where}" not understood: '
+                             f"expected 'pre' or 'post', received {name}={where!r}")  # fmt: skip
+    lengths, item_shape = [], None
+    for seq in sequences:
+        if not hasattr(seq, "__len__"):
+            raise ValueError(f"`sequences` must be a list of iterables. Found non-iterable: {seq}")
+        lengths.append(len(seq))
+        if item_shape is None and len(seq):
+            item_shape = np.asarray(seq).shape[1:]
+    item_shape = item_shape or ()
+    maxlen = (max(lengths) if lengths else 0) if maxlen is None else int(maxlen)
+    text = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_)
+    if isinstance(value, str) and dtype is not object and not text:
+        raise ValueError(f"`dtype` {dtype} is not compatible with `value`'s type: "
+                         f"{type(value)}; set dtype=object for strings of any length")  # fmt: skip
+    out = np.full((len(lengths), maxlen, *item_shape), value, dtype=dtype)
+    for i, seq in enumerate(sequences):
+        if not len(seq) or not maxlen:
+            continue
+        kept = np.asarray(seq[-maxlen:] if truncating == "pre" else seq[:maxlen], dtype=dtype)
+        if kept.shape[1:] != item_shape:
+            raise ValueError(f"Shape of sample {kept.shape[1:]} of sequence at position {i} "
+                             f"is different from expected shape {item_shape}")  # fmt: skip
+        if padding == "post":
+            out[i, : len(kept)] = kept
+        else:
+            out[i, maxlen - len(kept):] = kept
+    return out
