@@ -47,3 +47,9 @@ def test_pad_sequences_refuses_what_keras_refuses(bad, match):
 def test_utils_lists_only_its_public_names():
     assert "np" not in dir(ck.utils) and "annotations" not in dir(ck.utils)
     assert {"pad_sequences", "to_categorical", "set_random_seed"} <= set(dir(ck.utils))
+
+
+def test_layers_lists_layers_not_submodules():
+    names = dir(ck.layers)
+    assert "Dense" in names and "ReLU" in names and "core" not in names
+    assert set(names) == set(ck.layers.__all__)

@@ -100,3 +100,7 @@ __all__ = [
     "LSTMCell", "GRU", "GRUCell", "Bidirectional", "TimeDistributed", "MultiHeadAttention",
     "Attention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
 ]  # fmt: skip
+
+
+def __dir__():
+    return sorted(__all__)  # the layers, not the submodules they are defined in
