@@ -60,20 +60,21 @@ def _pool_forward(x, pool_size, strides, pads, mode):
         else:
             out += v
     if mode == "average":
-        out /= asarray_like(_pool_counts(x.shape[1:-1], pool_size, strides, pads, osize,
-                                         x.dtype), x)  # fmt: skip
+        out /= _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, x)
     return out
 
 
-def _pool_counts(size, pool_size, strides, pads, osize, dtype):
-    """How many input (not padding) elements each window covers, shaped ``(*O, 1)``."""
+def _pool_counts(size, pool_size, strides, pads, osize, like):
+    """How many input (not padding) elements each window covers, shaped ``(*O, 1)``, an
+    array of ``like``'s dtype and module (counted on the host, then moved)."""
+    dtype = like.dtype
     counts = np.ones((), dtype=dtype)
     dims = zip(size, pool_size, strides, pads, osize, strict=True)
     for ax, (n, k, s, (lo, _), o) in enumerate(dims):
         start = np.arange(o) * s - lo
         c = (np.minimum(start + k, n) - np.maximum(start, 0)).astype(dtype)
         counts = np.multiply.outer(counts, c) if ax else c
-    return counts[..., None]  # host numbers (callers move them to the data's device)
+    return asarray_like(counts[..., None], like)
 
 
 def _pool_dx(g, out, x, pool_size, strides, pads, mode):
@@ -94,8 +95,7 @@ def _pool_backward(g, out, x, pool_size, strides, pads, mode):
     dxp = _fast._zeros(g, pshape)
     osize = g.shape[1:-1]
     if mode == "average":
-        ga = g / asarray_like(_pool_counts(x.shape[1:-1], pool_size, strides, pads, osize,
-                                           g.dtype), g)  # fmt: skip
+        ga = g / _pool_counts(x.shape[1:-1], pool_size, strides, pads, osize, g)
         for off in _offsets(pool_size):
             dxp[_window(off, strides, ones, osize)] += ga
         return _crop(dxp, pads)
