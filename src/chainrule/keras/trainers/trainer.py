@@ -403,9 +403,6 @@ class Trainer:
                            else x.astype(self.dtype), training=False)  # fmt: skip
             finally:
                 state.enabled = prev
-            if isinstance(out, Tensor):
-                out = _to_numpy(out)
-                return out.copy() if np.may_share_memory(out, x) else out
             return _unshared(da.tree_map(_to_numpy, out), x)
         from ..callbacks import CallbackList  # noqa: PLC0415
 
