@@ -16,7 +16,7 @@ from ...backend import floatx, np
 from ..naming import to_snake_case, unique_name
 from ..variables import GENERATION, Variable
 from .input_spec import assert_input_compatibility
-from .layer_losses import _ADDERS, _DEPTH, _SYMBOLIC, LossesMixin, _flatten
+from .layer_losses import _SYMBOLIC, LossesMixin, _flatten
 
 __all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
 
@@ -330,16 +330,7 @@ class Layer(LossesMixin):
             if checked is None or checked[0] is not self.input_spec or kind not in _CONCRETE \
                     or inputs.shape not in checked[1]:  # fmt: skip
                 self._maybe_build(inputs)
-        depth = _DEPTH
-        if not depth[0] and _ADDERS[0]:
-            self._clear_losses()
-        depth[0] += 1
-        try:
-            out = self.call(*args, **kwargs)
-            if self.activity_regularizer is not None:
-                self._add_activity_losses(out)
-        finally:
-            depth[0] -= 1
+        out = self._counted_call(self._call_and_regularize, *args, **kwargs)
         if self._mask_passthrough and kind not in _CONCRETE:  # only a MaskedTensor has a mask
             mask = getattr(inputs, "_keras_mask", None)
             if mask is not None and getattr(out, "_keras_mask", None) is None:

@@ -128,6 +128,24 @@ class LossesMixin:
         trainable = self.trainable_weights if trainable is None else trainable
         return [(regs[id(v)], v) for v in trainable if id(v) in regs]
 
+    def _counted_call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` run as this layer's call: a top-level one (depth 0) first
+        clears the loss terms its tree added at the last one; nested calls do not."""
+        depth = _DEPTH
+        if not depth[0] and _ADDERS[0]:
+            self._clear_losses()
+        depth[0] += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+
+    def _call_and_regularize(self, *args, **kwargs):
+        out = self.call(*args, **kwargs)
+        if self.activity_regularizer is not None:
+            self._add_activity_losses(out)
+        return out
+
     def _add_activity_losses(self, outputs):
         # as Keras: one term per output, divided by its batch size (0 for an empty batch)
         for out in _flatten(outputs):

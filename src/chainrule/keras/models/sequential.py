@@ -5,7 +5,6 @@ from __future__ import annotations
 from ...backend import np
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic
-from ..layers.layer_losses import _ADDERS, _DEPTH
 from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
 
@@ -135,15 +134,7 @@ class Sequential(Model):
                 self.build((None, *shape[1:]))
             elif self._input_layer is not None:
                 self.build(self._input_layer.batch_shape)
-        # as Layer.__call__: a top-level call first clears the loss terms of the last one
-        depth = _DEPTH
-        if not depth[0] and _ADDERS[0]:
-            self._clear_losses()
-        depth[0] += 1
-        try:
-            return self.call(inputs, training=training)
-        finally:
-            depth[0] -= 1
+        return self._counted_call(self.call, inputs, training=training)  # as Layer.__call__
 
     _rank_ok = None  # (input batch_shape, data shapes found to need no adjustment)
 
