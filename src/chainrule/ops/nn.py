@@ -369,22 +369,34 @@ def sparse_softmax_cross_entropy(labels, logits):
         ValueError: naming a label outside ``[0, C)``.
     """
     _check_labels(labels, logits.shape[-1])
+    return _ssce_rows(labels, logits)[0]
+
+
+def _ssce_rows(labels, logits):
+    """``(loss, z, ls)``: the per-row losses of :func:`sparse_softmax_cross_entropy` on arrays
+    (labels already checked) and the ``_shifted`` pair its gradient is made from."""
     z, ls = _shifted(logits, -1)
     # NOTE: plain fancy indexing on a 2-D view; take_along_axis costs ~5x more on small batches
     flat = labels.reshape(-1)
     picked = z.reshape(-1, z.shape[-1])[np.arange(flat.size), flat].reshape(labels.shape)
-    return ls[..., 0] - picked
+    return ls[..., 0] - picked, z, ls
 
 
-def _ssce_dlogits(g, out, labels, x):
+def _ssce_grad(scale, labels, z, ls):
+    """``scale * (softmax - one_hot(labels))`` from the forward's ``z, ls``; ``scale``
+    broadcasts against the logits (``g[..., None]``, or a 0-d array)."""
+    sm = np.exp(z - ls)  # what _softmax_of computes
     # NOTE: contiguous, so that the 2-D reshape below is a view we can write through (for a
     # transposed input, exp keeps its layout and reshape would silently return a copy)
-    sm = _softmax_of(x, -1)
     if not sm.flags.c_contiguous:  # np.ascontiguousarray would convert a CuPy array
         sm = sm.copy()
     flat = labels.reshape(-1)
     sm.reshape(-1, sm.shape[-1])[np.arange(flat.size), flat] -= 1
-    return g[..., None] * sm
+    return scale * sm
+
+
+def _ssce_dlogits(g, out, labels, x):
+    return _ssce_grad(g[..., None], labels, *_shifted(x, -1))
 
 
 defvjp(sparse_softmax_cross_entropy, None, _ssce_dlogits)

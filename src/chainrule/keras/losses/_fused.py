@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ...autodiff.primitive import defvjp, primitive
 from ...backend import epsilon, np
+from ...ops.nn import _shifted, _ssce_grad, _ssce_rows
+from ...ops.reduction import mean as _mean_op
 
 
 def _sum(x, axis, keepdims=False):
@@ -72,6 +74,29 @@ def _mse_mean_dpred(g, out, t, p, saved=None):
 
 defvjp(mse_mean, lambda g, out, t, p, saved=None: -_mse_mean_dpred(g, out, t, p, saved),
        _mse_mean_dpred)  # fmt: skip
+
+
+@primitive(nargs=2)
+def sparse_cce_logits_mean(labels, logits, saved=None):
+    """``mean(sparse_softmax_cross_entropy(labels, logits))``, the "sum_over_batch_size" loss
+    from logits, as one node; ``labels`` are integer class indices already checked to lie in
+    ``[0, C)``. ``saved``: an optional empty list that receives the forward's shifted logits
+    and log-sum-exp, so the gradient does not compute them again (a max, an exp, a sum and a
+    log over the logits). Value and gradient equal the two-node form's bit for bit: the same
+    row losses and mean, and ``(g / n) * (softmax - one_hot)`` with the same softmax.
+    """
+    rows, z, ls = _ssce_rows(labels, logits)
+    if saved is not None:
+        saved.append((z, ls))
+    return _mean_op.__wrapped__(rows)
+
+
+def _sparse_cce_dlogits(g, out, labels, logits, saved=None):
+    z, ls = saved[0] if saved else _shifted(logits, -1)
+    return _ssce_grad(g / max(labels.size, 1), labels, z, ls)
+
+
+defvjp(sparse_cce_logits_mean, None, _sparse_cce_dlogits)
 
 
 def _clip(p):

@@ -14,9 +14,9 @@ import warnings
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import np
-from ._fused import cce_probs
+from ._fused import cce_probs, sparse_cce_logits_mean
 from .crossentropy import _check_axis, _check_smoothing
-from .loss import BuiltinLoss, _as_pred, _as_true, _data
+from .loss import BuiltinLoss, _as_pred, _as_true, _data, register_fast_mean
 
 __all__ = [
     "categorical_crossentropy",
@@ -189,6 +189,28 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
         out = ops.multiply(out, valid.astype(out.dtype))
     return out, valid
 
+
+
+def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None, axis=-1):
+    """The mean of :func:`sparse_categorical_crossentropy` from logits as one node that keeps
+    its softmax's pieces for the gradient, or None to take the general path."""
+    if not from_logits or ignore_class is not None or type(y_pred) is not Tensor \
+            or type(y_true) is not np.ndarray:  # fmt: skip
+        return None
+    p = y_pred.data
+    if (p.dtype != dtype or p.ndim < 2 or p.size == 0 or axis not in (-1, p.ndim - 1)
+            or not p.flags.c_contiguous):  # fmt: skip
+        return None
+    t = y_true
+    if t.ndim == p.ndim and t.shape[-1] == 1:
+        t = t.reshape(t.shape[:-1])
+    if t.shape != p.shape[:-1]:
+        return None
+    labels, _ = _sparse_labels(t, p.shape[-1], None)
+    return sparse_cce_logits_mean(labels, y_pred, saved=[])
+
+
+register_fast_mean(sparse_categorical_crossentropy, _sparse_cce_fast)
 
 class CategoricalCrossentropy(BuiltinLoss):
     """Categorical cross-entropy loss; see :func:`categorical_crossentropy`.
