@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ...backend import np
 from ..layers.input_layer import InputLayer, KerasTensor
-from ..layers.layer import _CONCRETE, Layer, _is_symbolic
+from ..layers.layer import _CONCRETE, Layer, _is_symbolic, direct_call
+from ..layers.layer_losses import _SYMBOLIC
 from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
 
@@ -153,9 +154,36 @@ class Sequential(Model):
                 inputs = adjusted
             if getattr(inputs, "dtype", _FLOAT).kind != "f":  # bool/int data: cast once
                 inputs = cast_input(inputs, self._input_layer.dtype)
-        x = inputs
+        return self._run_stack(inputs, training)
+
+    _plans = None  # (GENERATION, {(type, shape, dtype, training): (call, ...)}): see direct_call
+
+    def _run_stack(self, x, training):
+        """Each layer on the last one's output. The first call for an input type, shape,
+        dtype and ``training`` goes through every layer's ``__call__``; when each layer's
+        ``direct_call`` could stand in for it, later calls like it run those directly."""
+        key = None
+        if type(x) in _CONCRETE and training in (None, True, False) and not _SYMBOLIC[0]:
+            key = (type(x), x.shape, x.dtype, training)
+            plans = self._plans
+            if plans is not None and plans[0] == GENERATION[0]:
+                plan = plans[1].get(key)
+                if plan is not None:
+                    for call in plan:
+                        x = call(x)
+                    return x
+        plan = []
         for layer in self._stack:
-            x = layer(x, training=training)
+            y = layer(x, training=training)
+            if plan is not None:
+                call = direct_call(layer, x, y, training) if key is not None else None
+                plan = None if call is None else [*plan, call]
+            x = y
+        if plan is not None:
+            plans = self._plans
+            if plans is None or plans[0] != GENERATION[0] or len(plans[1]) >= 8:
+                plans = self._plans = (GENERATION[0], {})
+            plans[1][key] = tuple(plan)
         return x
 
     @property
