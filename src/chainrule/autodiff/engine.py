@@ -60,15 +60,10 @@ def _cast(pg, dtype, op, i):
     return pg.astype(dtype)
 
 
-def _key(t):
-    """What the walk files ``t``'s gradient under: its node, or the tensor itself for a leaf.
-
-    Tensors that share a node (a masked output and the op's own result, see
-    ``keras/layers/rnn/masking.py attach_mask``) are one value: their gradients add up, the
-    node's rule runs once, and ``grad`` with respect to either sees the total.
-    """
-    n = t._node
-    return id(t) if n is None else id(n)
+# KEYS. The walk files a tensor's gradient under ``id(t._node)``, or ``id(t)`` for a leaf
+# (``_node is None``). Tensors that share a node (a masked output and the op's own result, see
+# ``keras/layers/rnn/masking.py attach_mask``) are one value: their gradients add up, the
+# node's rule runs once, and ``grad`` with respect to either sees the total.
 
 
 def _run(root, seed, wanted):
@@ -79,7 +74,7 @@ def _run(root, seed, wanted):
     tensors that receive a gradient are visited; no topological sort is built first.
 
     Returns ``(leaves, found)``: when ``wanted`` is None, the list of ``(leaf, gradient)`` for
-    every leaf reached; otherwise the dict ``_key(tensor) -> gradient`` for the keys in
+    every leaf reached; otherwise the dict ``key -> gradient`` (see KEYS) for the keys in
     ``wanted``.
     """
     collect = wanted is not None
@@ -123,7 +118,7 @@ def _run(root, seed, wanted):
             if pg.dtype != pdata.dtype:
                 pg = _cast(pg, pdata.dtype, op, i)
             pn = p._node
-            kp = id(p) if pn is None else id(pn)  # see _key
+            kp = id(p) if pn is None else id(pn)  # see KEYS
             if kp in grads:  # reached before: already waiting in the heap (or a leaf)
                 grads[kp] = grads[kp] + pg
             else:
@@ -248,21 +243,23 @@ def grad(outputs, inputs, grad_outputs=None):
     >>> cr.grad(x * x, [x])[0]
     array(6., dtype=float32)
     """
-    single = isinstance(outputs, Tensor)
-    outputs = [outputs] if single else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    for k, t in enumerate(inputs):
+    keys = []  # each input's key (see KEYS), inline: this runs on every training step
+    for t in inputs:
         if not isinstance(t, Tensor):
-            raise TypeError(f"inputs[{k}] must be a Tensor, received {type(t).__name__}")
-    if single and grad_outputs is None:
+            raise TypeError(
+                f"inputs[{len(keys)}] must be a Tensor, received {type(t).__name__}"
+            )
+        n = t._node
+        keys.append(id(t) if n is None else id(n))
+    if grad_outputs is None and isinstance(outputs, Tensor):
         # NOTE: the training step's case (one scalar loss), without the multi-output merging
-        root = outputs[0]
-        seed = _seed(root, None)
-        _, found = _run(root, seed, {_key(t) for t in inputs})
+        seed = _seed(outputs, None)
+        found = _run(outputs, seed, set(keys))[1]
         held = {id(seed)}  # its own owner (for a scalar loss, a shared read-only 1)
         result = []
-        for t in inputs:
-            g = found.get(_key(t))
+        for t, k in zip(inputs, keys):
+            g = found.get(k)
             if g is None:
                 g = np.zeros_like(t.data)
             elif (type(g) is np.ndarray and g.base is None and id(g) not in held
@@ -272,6 +269,7 @@ def grad(outputs, inputs, grad_outputs=None):
                 g = _private(g, held)
             result.append(g)
         return result
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
@@ -282,7 +280,7 @@ def grad(outputs, inputs, grad_outputs=None):
             f"grad_outputs has {len(grad_outputs)} entries but there "
             f"{'is 1 output' if n == 1 else f'are {n} outputs'}; give one per output"
         )
-    wanted = {_key(t) for t in inputs}
+    wanted = set(keys)
     total = {}
     held = set()
     for out, go in zip(outputs, grad_outputs):
@@ -292,7 +290,7 @@ def grad(outputs, inputs, grad_outputs=None):
         for k, g in found.items():
             total[k] = g if k not in total else total[k] + g
     result = []
-    for t in inputs:
-        g = total.get(_key(t))
+    for t, k in zip(inputs, keys):
+        g = total.get(k)
         result.append(np.zeros_like(t.data) if g is None else _private(g, held))
     return result

@@ -56,7 +56,7 @@ def mse_mean(y_true, y_pred, saved=None):
     else:
         rows = _square_rows(d)
     n = max(rows.size, 1)
-    return np.asarray(_sum(rows, None) / n, dtype=rows.dtype)
+    return np.asarray(np.add.reduce(rows, axis=None) / n, dtype=rows.dtype)
 
 
 def _mse_mean_dpred(g, out, t, p, saved=None):
