@@ -143,9 +143,9 @@ def primitive(fn=None, *, name=None, nargs=None, differentiable=True):
                         inputs = [(i, a)]
                     else:
                         inputs.append((i, a))
-            elif (nargs is not None and i >= nargs) or type(a) in _FAST or (
-                    type(a) is ndarray and a.dtype.kind in "biuf"):  # fmt: skip
-                push(a)
+            elif (type(a) is ndarray and a.dtype.kind in "biuf") or type(a) in _FAST or (
+                    nargs is not None and i >= nargs):  # fmt: skip
+                push(a)  # (arrays first: after Tensors, what training steps pass)
             else:
                 push(_coerce(a, opname))
         try:

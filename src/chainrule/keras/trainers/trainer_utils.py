@@ -143,7 +143,8 @@ class _FitCache:
             self._apply(grads, self.trainable)
         else:
             self.optimizer.apply(grads, self.trainable)
-        self.model._apply_constraints(self.constrained)
+        if self.constrained:
+            self.model._apply_constraints(self.constrained)
 
 
 def _aggregate_loss(loss):
