@@ -84,6 +84,7 @@ def direct_call(layer, x, y, training):
         return functools.partial(layer.call, training=training)
     return layer.call
 
+
 class Layer(LossesMixin):
     """Base layer.
 

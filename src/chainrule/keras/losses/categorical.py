@@ -190,7 +190,6 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
     return out, valid
 
 
-
 def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None, axis=-1):
     """The mean of :func:`sparse_categorical_crossentropy` from logits as one node that keeps
     its softmax's pieces for the gradient, or None to take the general path."""
@@ -211,6 +210,7 @@ def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None
 
 
 register_fast_mean(sparse_categorical_crossentropy, _sparse_cce_fast)
+
 
 class CategoricalCrossentropy(BuiltinLoss):
     """Categorical cross-entropy loss; see :func:`categorical_crossentropy`.

@@ -172,12 +172,15 @@ class Sequential(Model):
                     for call in plan:
                         x = call(x)
                     return x
-        plan = []
+        plan = None if key is None else []
         for layer in self._stack:
             y = layer(x, training=training)
             if plan is not None:
-                call = direct_call(layer, x, y, training) if key is not None else None
-                plan = None if call is None else [*plan, call]
+                call = direct_call(layer, x, y, training)
+                if call is None:
+                    plan = None
+                else:
+                    plan.append(call)
             x = y
         if plan is not None:
             plans = self._plans
