@@ -1,4 +1,4 @@
-"""The Sequential's direct layer calls (``layers/layer.py direct_call``) and the one-node
+"""The models' direct layer calls (``layers/direct_calls.py``) and the one-node
 sparse cross-entropy mean from logits (``losses/_fused.py sparse_cce_logits_mean``).
 
 Both are fast paths: each must give what the general path gives, bit for bit, for every input
@@ -16,7 +16,7 @@ import torch  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 from chainrule import keras as ck  # noqa: E402
-from chainrule.keras.layers import layer as layer_module  # noqa: E402
+from chainrule.keras.layers import direct_calls  # noqa: E402
 from chainrule.keras.losses.loss import Loss  # noqa: E402
 from chainrule.keras.variables import GENERATION  # noqa: E402
 
@@ -33,6 +33,11 @@ def _layer_by_layer(model, x, training):
     for layer in model.layers:
         x = layer(x, training=training)
     return x
+
+
+def _recorded(model):
+    records = model._records
+    return {} if records is None or records.generation != GENERATION[0] else records.steps
 
 
 def _no_direct_calls(monkeypatch):
@@ -57,7 +62,7 @@ def test_second_call_is_direct_and_equals_the_layer_by_layer_path():
     model = _mlp()
     x = _x(5, 6)
     first = model(x, training=False).numpy()
-    assert model._plans is not None and len(model._plans[1]) == 1  # recorded by the first call
+    assert len(_recorded(model)) == 1  # recorded by the first call
     second = model(x, training=False).numpy()
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(second, _layer_by_layer(model, x, False).numpy())
@@ -68,7 +73,7 @@ def test_each_input_shape_and_training_value_has_its_own_record():
     for x in (_x(5, 6), _x(2, 6)):
         for training in (False, True, None):
             model(x, training=training)
-    assert len(model._plans[1]) == 6
+    assert len(_recorded(model)) == 6
     x = _x(2, 6)
     # training=False: dropout off, through the direct calls as well
     np.testing.assert_array_equal(model(x, training=False).numpy(),
@@ -155,7 +160,7 @@ def test_a_layer_with_its_own_dunder_call_is_never_skipped():
     for _ in range(3):
         model(x)
     assert _CountingCall.calls == 3
-    assert not model._plans or not model._plans[1]
+    assert not _recorded(model)
 
 
 def test_float64_inputs_are_cast_on_every_call():
@@ -200,12 +205,14 @@ def test_direct_call_refuses_what_needs_dunder_call():
     dense = L.Dense(2)
     x = _x(3, 4)
     y = dense(x)
-    assert layer_module.direct_call(dense, x, y, None) == dense.call
-    assert layer_module.direct_call(dense, x.astype("float64"), y, None) is None  # autocast
-    assert layer_module.direct_call(dense, x, [y], None) is None  # not a plain Tensor out
+    assert direct_calls.direct_call(dense, x, y, {}) == dense.call
+    assert direct_calls.direct_call(dense, x, y, {"training": True}) == dense.call
+    assert direct_calls.direct_call(dense, x.astype("float64"), y, {}) is None  # autocast
+    assert direct_calls.direct_call(dense, x, [y], {}) is None  # not a plain Tensor out
+    assert direct_calls.direct_call(dense, x, y, {"mask": None}) is None  # other keywords
     drop = L.Dropout(0.5)
     t = cr.tensor(x)
-    call = layer_module.direct_call(drop, t, drop(t, training=True), True)
+    call = direct_calls.direct_call(drop, t, drop(t, training=True), {"training": True})
     assert call.func == drop.call and call.keywords == {"training": True}
 
 
@@ -218,7 +225,7 @@ def test_fit_with_direct_calls_equals_fit_without(monkeypatch):
             from_logits=True))  # fmt: skip
         ck.utils.set_random_seed(9)
         hist = model.fit(x, y, batch_size=20, epochs=3, verbose=0)
-        recorded = bool(model._plans and model._plans[1])
+        recorded = bool(_recorded(model))
         return hist.history["loss"], model.get_weights(), model.predict(x, verbose=0), recorded
 
     direct = fit()
@@ -228,6 +235,100 @@ def test_fit_with_direct_calls_equals_fit_without(monkeypatch):
     assert direct[0] == general[0]
     for a, b in zip(direct[1] + [direct[2]], general[1] + [general[2]], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# -- the functional model's direct calls --------------------------------------------------------
+def _no_functional_direct_calls(monkeypatch):
+    from chainrule.keras.models import functional  # noqa: PLC0415
+
+    monkeypatch.setattr(functional, "direct_call", lambda *a: None)
+
+
+def _wide_and_deep(seed=0):
+    ck.utils.set_random_seed(seed)
+    wide, deep = ck.Input((3,), name="wide"), ck.Input((6,), name="deep")
+    shared = L.Dense(5, activation="relu")
+    h = L.Dropout(0.25)(shared(deep))
+    h = L.BatchNormalization()(h)
+    h2 = shared(L.Dense(6)(h))  # the shared layer called twice
+    merged = L.Concatenate()([wide, h, h2])  # a multi-input node: always through __call__
+    out = L.Dense(2)(merged)
+    return ck.Model([wide, deep], out)
+
+
+def test_functional_calls_equal_the_general_path(monkeypatch):
+    a, b = _wide_and_deep(), _wide_and_deep()
+    b.set_weights(a.get_weights())
+    xs = [_x(7, 3), _x(7, 6)]
+    outs_a = [a(xs, training=t).numpy() for t in (False, False, None)]
+    assert len(_recorded(a)) == 2
+    _no_functional_direct_calls(monkeypatch)
+    outs_b = [b(xs, training=t).numpy() for t in (False, False, None)]
+    for oa, ob in zip(outs_a, outs_b, strict=True):
+        np.testing.assert_array_equal(oa, ob)
+    assert not _recorded(b) or all(s is None for s in next(iter(_recorded(b).values())))
+
+
+class _Float64Sometimes(ck.layers.Layer):
+    """Returns float64 when the first input value is positive: a node whose output dtype
+    changes between calls on inputs of one shape."""
+
+    def call(self, x):
+        return cr.multiply(x, 1.0)
+
+    def __call__(self, x, **kwargs):  # its own __call__: never a direct call itself
+        out = super().__call__(x, **kwargs)
+        if not isinstance(out, cr.Tensor):  # the symbolic call that builds the graph
+            return out
+        return cr.astype(out, "float64") if float(out.numpy().flat[0]) > 0 else out
+
+
+def test_functional_direct_step_checks_its_input_after_a_general_node():
+    inp = ck.Input((4,))
+    out = L.Dense(3)(_Float64Sometimes()(inp))
+    model = ck.Model(inp, out)
+    neg, pos = -np.ones((2, 4), "float32"), np.ones((2, 4), "float32")
+    model(neg), model(neg)  # records the Dense step for a float32 input
+    got = model(pos)  # the Dense now receives float64: autocast through __call__
+    assert got.dtype == np.float32
+    through_dunder_call = model.layers[2](cr.astype(cr.tensor(pos), "float64"))
+    np.testing.assert_array_equal(got.numpy(), through_dunder_call.numpy())
+
+
+def test_functional_fit_with_direct_calls_equals_fit_without(monkeypatch):
+    xs, y = [_x(64, 3), _x(64, 6)], RNG.integers(0, 2, 64)
+
+    def fit():
+        model = _wide_and_deep(seed=4)
+        model.compile(optimizer="adam", loss=ck.losses.SparseCategoricalCrossentropy(
+            from_logits=True))  # fmt: skip
+        ck.utils.set_random_seed(2)
+        hist = model.fit(xs, y, batch_size=24, epochs=3, verbose=0)
+        steps = [s for record in _recorded(model).values() for s in record]
+        return (hist.history["loss"], model.get_weights(), model.predict(xs, verbose=0),
+                any(s is not None for s in steps))  # fmt: skip
+
+    direct = fit()
+    _no_functional_direct_calls(monkeypatch)
+    general = fit()
+    assert direct[3] and not general[3]
+    assert direct[0] == general[0]
+    for a, b in zip(direct[1] + [direct[2]], general[1] + [general[2]], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_functional_model_inside_another_replays_like_the_general_path(monkeypatch):
+    ck.utils.set_random_seed(1)
+    inner_in = ck.Input((4,))
+    inner = ck.Model(inner_in, L.Dense(3, activation="relu")(inner_in))
+    outer_in = ck.Input((4,))
+    outer = ck.Model(outer_in, L.Dense(2)(inner(outer_in)))
+    x = _x(5, 4)
+    first, second = outer(x).numpy(), outer(x).numpy()
+    _no_functional_direct_calls(monkeypatch)
+    outer._records = None
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(second, outer(x).numpy())
 
 
 # -- the one-node sparse cross-entropy mean from logits ----------------------------------------

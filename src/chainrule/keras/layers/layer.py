@@ -9,7 +9,6 @@ functional API instead of computing.
 
 from __future__ import annotations
 
-import functools
 import inspect
 
 from ...autodiff.tensor import Tensor
@@ -19,7 +18,7 @@ from ..variables import GENERATION, Variable
 from .input_spec import assert_input_compatibility
 from .layer_losses import _SYMBOLIC, LossesMixin, _flatten
 
-__all__ = ["Layer", "unique_name", "to_snake_case", "shape_of", "direct_call"]
+__all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
 
 def shape_of(x):
     """The shape of an array/Tensor/KerasTensor, or a list/dict of shapes for a structure."""
@@ -52,37 +51,10 @@ def _is_symbolic(x):
 
 _CONCRETE = (np.ndarray, Tensor)  # exact types that are never symbolic (a fast check per call)
 
-# GENERATION (keras/variables.py) moves when one of these is set on a layer.
-# (and what a Sequential's replayed layer calls assume: see `direct_call`)
+# GENERATION (keras/variables.py) moves when one of these is set on a layer (the fit cache
+# and the models' direct calls, layers/direct_calls.py, depend on them).
 _RESTRUCTURING = frozenset(("trainable", "activity_regularizer", "optimizer", "input_spec",
                             "dtype", "autocast"))
-
-
-def direct_call(layer, x, y, training):
-    """A function ``f(x) -> y`` that does what ``layer(x, training=training)`` just did, by
-    calling ``layer.call`` directly, or None when ``__call__``'s own work was needed for it.
-
-    NOTE: for speed. ``Layer.__call__`` costs ~8 us a call (checks, autocast, loss
-    bookkeeping, masks); a Sequential repeats the same calls on every batch of a fit or
-    predict. Once a call on an input of this type, shape and dtype went through ``__call__``
-    (building the layer and checking its input spec), ``__call__`` adds nothing for the next
-    input like it when: the class keeps Layer's ``__call__``; the input is a plain array or
-    Tensor already of the layer's float dtype (no autocast); the output is a plain Tensor (no
-    mask to pass on); and the layer adds no losses. The caller keys what it keeps by the
-    input's type, shape and dtype and drops it when ``GENERATION`` moves (a new weight, layer,
-    trainable flag, activity regularizer, input spec or dtype, or a first ``add_loss``).
-    """
-    cls = type(layer)
-    if (cls.__call__ is not Layer.__call__ or cls._counted_call is not Layer._counted_call
-            or cls._call_and_regularize is not Layer._call_and_regularize
-            or type(x) not in _CONCRETE or type(y) is not Tensor or layer._adds_losses
-            or layer.activity_regularizer is not None):  # fmt: skip
-        return None
-    if layer.autocast and x.dtype.kind == "f" and x.dtype != layer.dtype:
-        return None
-    if layer._call_has_training:
-        return functools.partial(layer.call, training=training)
-    return layer.call
 
 
 class Layer(LossesMixin):

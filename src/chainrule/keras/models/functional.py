@@ -9,6 +9,7 @@ shares its weights; a model can be called as a layer inside another model.
 
 from __future__ import annotations
 
+from ..layers.direct_calls import CallRecords, direct_call, input_key
 from ..layers.input_layer import InputLayer, KerasTensor, _flatten, _map
 from ..layers.layer import Layer
 from .model import Model, adjust_input_rank, cast_input
@@ -18,6 +19,19 @@ __all__ = ["Functional"]
 
 def _producer(kt):
     return kt._history[0] if kt._history is not None else None
+
+
+def _direct_step(node, args, kwargs, out, outs):
+    """``(call, input id, output id, input signature)`` when ``node``'s layer, just called
+    on one symbolic input with nothing but ``training`` besides, could be called directly
+    next time; else None."""
+    if len(args) != 1 or len(outs) != 1 or not isinstance(node.call_args[0], KerasTensor):
+        return None
+    x = args[0]
+    call = direct_call(node.layer, x, out, kwargs)
+    if call is None:
+        return None
+    return call, id(node.call_args[0]), id(outs[0]), (type(x), x.shape, x.dtype)
 
 
 def _walk(outputs, inputs):
@@ -227,16 +241,36 @@ class Functional(Model):
             )
         return flat
 
+    _records = None  # CallRecords: per input key, each node's direct step or None
+
     def call(self, inputs, training=None, mask=None):
         values = {}
+        flat = []
         for kt, x in zip(self.inputs, self._inputs_as_list(inputs), strict=True):
             if not hasattr(x, "shape"):
                 from ...backend import np  # noqa: PLC0415
 
                 x = np.asarray(x, dtype=kt.dtype)
             x = adjust_input_rank(x, kt.shape, f"input {kt.name!r}")
-            values[id(kt)] = cast_input(x, kt.dtype)
-        for node in self._nodes:
+            values[id(kt)] = x = cast_input(x, kt.dtype)
+            flat.append(x)
+        # A node whose last call for inputs like these could have been a direct call
+        # (layers/direct_calls.py) replays it, when its input is again of the type, shape and
+        # dtype it was then (the node before it may be one that always goes through __call__).
+        records = self._records
+        if records is None:
+            records = self._records = CallRecords()
+        key = input_key(flat, training)
+        steps = records.get(key)
+        record = [] if steps is None and key is not None else None
+        for i, node in enumerate(self._nodes):
+            step = None if steps is None else steps[i]
+            if step is not None:
+                call, src, dst, sig = step
+                x = values[src]
+                if type(x) is sig[0] and x.shape == sig[1] and x.dtype == sig[2]:
+                    values[dst] = call(x)
+                    continue
             args = _map(lambda v: values[id(v)] if isinstance(v, KerasTensor) else v,
                         node.call_args)  # fmt: skip
             kwargs = _map(lambda v: values[id(v)] if isinstance(v, KerasTensor) else v,
@@ -244,8 +278,13 @@ class Functional(Model):
             if training is not None and node.layer._call_has_training:
                 kwargs["training"] = training
             out = node.layer(*args, **kwargs)
-            for kt, val in zip(_flatten(node.outputs), _flatten(out), strict=True):
+            outs = _flatten(node.outputs)
+            for kt, val in zip(outs, _flatten(out), strict=True):
                 values[id(kt)] = val
+            if record is not None:
+                record.append(_direct_step(node, args, kwargs, out, outs))
+        if record is not None:
+            records.put(key, tuple(record))
         result = _map(lambda kt: values[id(kt)], self._outputs_struct)
         if isinstance(result, (list, tuple)) and len(result) == 1:
             return result[0]

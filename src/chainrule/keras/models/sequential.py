@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ...backend import np
+from ..layers.direct_calls import CallRecords, direct_call, input_key
 from ..layers.input_layer import InputLayer, KerasTensor
-from ..layers.layer import _CONCRETE, Layer, _is_symbolic, direct_call
-from ..layers.layer_losses import _SYMBOLIC
+from ..layers.layer import _CONCRETE, Layer, _is_symbolic
 from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
 
@@ -156,37 +156,35 @@ class Sequential(Model):
                 inputs = cast_input(inputs, self._input_layer.dtype)
         return self._run_stack(inputs, training)
 
-    _plans = None  # (GENERATION, {(type, shape, dtype, training): (call, ...)}): see direct_call
+    _records = None  # CallRecords: per input key, each layer's direct call
 
     def _run_stack(self, x, training):
         """Each layer on the last one's output. The first call for an input type, shape,
         dtype and ``training`` goes through every layer's ``__call__``; when each layer's
-        ``direct_call`` could stand in for it, later calls like it run those directly."""
-        key = None
-        if type(x) in _CONCRETE and training in (None, True, False) and not _SYMBOLIC[0]:
-            key = (type(x), x.shape, x.dtype, training)
-            plans = self._plans
-            if plans is not None and plans[0] == GENERATION[0]:
-                plan = plans[1].get(key)
-                if plan is not None:
-                    for call in plan:
-                        x = call(x)
-                    return x
-        plan = None if key is None else []
+        direct call (``layers/direct_calls.py``) could stand in for it, later calls like it
+        run those."""
+        records = self._records
+        if records is None:
+            records = self._records = CallRecords()
+        key = input_key((x,), training)
+        steps = records.get(key)
+        if steps is not None:
+            for call in steps:
+                x = call(x)
+            return x
+        steps = None if key is None else []
+        kwargs = {"training": training}
         for layer in self._stack:
-            y = layer(x, training=training)
-            if plan is not None:
-                call = direct_call(layer, x, y, training)
+            y = layer(x, **kwargs)
+            if steps is not None:
+                call = direct_call(layer, x, y, kwargs)
                 if call is None:
-                    plan = None
+                    steps = None
                 else:
-                    plan.append(call)
+                    steps.append(call)
             x = y
-        if plan is not None:
-            plans = self._plans
-            if plans is None or plans[0] != GENERATION[0] or len(plans[1]) >= 8:
-                plans = self._plans = (GENERATION[0], {})
-            plans[1][key] = tuple(plan)
+        if steps is not None:
+            records.put(key, tuple(steps))
         return x
 
     @property

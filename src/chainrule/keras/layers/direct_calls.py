@@ -1,0 +1,84 @@
+"""Direct layer calls: what a model replays on its second and later calls.
+
+NOTE: for speed. ``Layer.__call__`` costs ~8 us a call (symbolic check, autocast, build and
+input-spec checks, loss bookkeeping, masks), and a model repeats the same calls on every batch
+of a fit or predict. Once a model's call on inputs of some type, shape and dtype went through
+every layer's ``__call__`` (building the layers and checking their input specs), the next call
+on inputs like them needs none of that work for a layer when:
+
+- the layer's class keeps Layer's ``__call__`` (and its loss bookkeeping);
+- its input was a plain array or Tensor already of the layer's float dtype (no autocast);
+- its output was a plain Tensor (no Keras mask to pass on);
+- it adds no losses (``add_loss`` or an activity regularizer).
+
+Then ``layer.call`` (with the same ``training`` keyword) does all that ``__call__`` did. The
+models keep such steps per input key in a :class:`CallRecords` and forget them when
+``GENERATION`` moves: a new weight or layer, a ``trainable`` flag, an activity regularizer, an
+input spec, a dtype or ``autocast`` set on a layer (``layer.py _RESTRUCTURING``), a first
+``add_loss``. Everything else a layer's ``call`` reads (its rate, activation, weights, the
+random generator, moving statistics) it reads again on every call, as before.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ...autodiff.tensor import Tensor
+from ..variables import GENERATION
+from .layer import _CONCRETE, Layer
+from .layer_losses import _SYMBOLIC
+
+__all__ = ["direct_call", "input_key", "CallRecords"]
+
+
+def direct_call(layer, x, y, kwargs):
+    """A function ``f(x) -> y`` that does what ``layer(x, **kwargs)`` just did, by calling
+    ``layer.call`` directly, or None when ``__call__``'s own work was needed (see the module
+    doc). ``kwargs``: what the call was given besides ``x``: nothing, or ``training``."""
+    cls = type(layer)
+    if (cls.__call__ is not Layer.__call__ or cls._counted_call is not Layer._counted_call
+            or cls._call_and_regularize is not Layer._call_and_regularize
+            or type(x) not in _CONCRETE or type(y) is not Tensor or layer._adds_losses
+            or layer.activity_regularizer is not None or kwargs.keys() - {"training"}):  # fmt: skip
+        return None
+    if layer.autocast and x.dtype.kind == "f" and x.dtype != layer.dtype:
+        return None
+    if "training" in kwargs and layer._call_has_training:
+        return functools.partial(layer.call, training=kwargs["training"])
+    return layer.call
+
+
+def input_key(inputs, training):
+    """What a model's records are kept under: the type, shape and dtype of each input, and
+    ``training``; None when nothing may be recorded (a symbolic call, an input that is not a
+    plain array or Tensor, a ``training`` that is not None, True or False)."""
+    if _SYMBOLIC[0] or not (training is None or training is True or training is False):
+        return None
+    key = [training]
+    for x in inputs:
+        if type(x) not in _CONCRETE:
+            return None
+        key.append((type(x), x.shape, x.dtype))
+    return tuple(key)
+
+
+class CallRecords:
+    """A model's recorded steps per input key (at most 8: a fit has one or two batch shapes),
+    valid while ``GENERATION`` stays where it was when they were recorded."""
+
+    __slots__ = ("generation", "steps")
+
+    def __init__(self):
+        self.generation = GENERATION[0]
+        self.steps = {}
+
+    def get(self, key):
+        if key is None or self.generation != GENERATION[0]:
+            return None
+        return self.steps.get(key)
+
+    def put(self, key, steps) -> None:
+        if self.generation != GENERATION[0] or len(self.steps) >= 8:
+            self.generation = GENERATION[0]
+            self.steps = {}
+        self.steps[key] = steps
