@@ -192,8 +192,18 @@ def test_a_changed_input_spec_is_checked_again():
         model(x)
 
 
+def test_a_call_method_replaced_on_the_instance_is_used():
+    model = _mlp()
+    x = _x(2, 6)
+    model(x), model(x)
+    dense = model.layers[0]
+    original = dense.call
+    dense.call = lambda inputs: cr.multiply(original(inputs), 0.0)
+    assert not model(x).numpy().any()
+
+
 @pytest.mark.parametrize("attr, value", [("dtype", "float64"), ("autocast", False),
-                                         ("input_spec", None)])  # fmt: skip
+                                         ("input_spec", None), ("call", print)])  # fmt: skip
 def test_setting_what_direct_calls_assume_moves_the_generation(attr, value):
     layer = L.Dense(2)
     before = GENERATION[0]
