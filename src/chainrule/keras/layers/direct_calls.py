@@ -14,8 +14,8 @@ on inputs like them needs none of that work for a layer when:
 Then ``layer.call`` (with the same ``training`` keyword) does all that ``__call__`` did. The
 models keep such steps per input key in a :class:`CallRecords` and forget them when
 ``GENERATION`` moves: a new weight or layer, a ``trainable`` flag, an activity regularizer, an
-input spec, a dtype or ``autocast`` set on a layer (``layer.py _RESTRUCTURING``), a first
-``add_loss``. Everything else a layer's ``call`` reads (its rate, activation, weights, the
+input spec, a dtype, ``autocast`` or a ``call`` method set on a layer (``layer.py
+_RESTRUCTURING``), a first ``add_loss``. Everything else a layer's ``call`` reads (its rate, activation, weights, the
 random generator, moving statistics) it reads again on every call, as before.
 """
 
