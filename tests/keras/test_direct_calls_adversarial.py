@@ -5,7 +5,7 @@ mean from logits (``losses/categorical.py _sparse_cce_fast``, ``losses/_fused.py
 The claim under test: each gives exactly what its general path gives (every layer through
 ``Layer.__call__``; ``Loss.__call__``), value, gradient and error, for anything a user can
 build. References: the general path itself, real Keras 3.15.1 (torch backend) and PyTorch.
-Tests marked ``# FAILS NOW:`` show a place where the claim does not hold yet.
+Tests marked ``# FIXED:`` failed when they were written (the comment says why) and pin the fix.
 """
 
 import os
@@ -77,7 +77,7 @@ def test_a_call_method_replaced_on_the_instance_is_used():
 
 
 def test_a_call_method_patched_on_the_class_is_used(monkeypatch):
-    # FAILS NOW: a `call` patched on the class (monkeypatch.setattr(Dense, "call", ...), as
+    # FIXED: a `call` patched on the class (monkeypatch.setattr(Dense, "call", ...), as
     # tests and profilers do) goes through no layer's __setattr__, so GENERATION stays; the
     # record keeps the old bound method while Layer.__call__ looks `self.call` up again.
     model, _ = _twin_mlps()
@@ -94,7 +94,7 @@ def test_a_call_method_patched_on_the_class_is_used(monkeypatch):
 
 @pytest.mark.parametrize("where", ["instance", "class"])
 def test_a_functional_model_uses_a_replaced_call_method_too(monkeypatch, where):
-    # FAILS NOW for where="class": the functional model's records keep the bound method too
+    # FIXED (where="class"): the functional model's records keep the bound method too
     # (the instance case passes since eb04ecb).
     ck.utils.set_random_seed(3)
     inp = ck.Input((4,))
@@ -122,7 +122,7 @@ def _chain(kind, seed):
 
 @pytest.mark.parametrize("kind", ["sequential", "functional"])
 def test_a_layer_marked_unbuilt_is_built_again_as_layer_call_does(kind):
-    # FAILS NOW: `layer.built = False` (to re-create its weights) makes Layer.__call__ build
+    # FIXED: `layer.built = False` (to re-create its weights) makes Layer.__call__ build
     # it again, as Keras's Layer.__call__ does; `built` is not in _RESTRUCTURING, so the
     # replay calls `call` on the old weights and the layer stays unbuilt.
     (direct, d_layers), (general, g_layers) = _chain(kind, 11), _chain(kind, 11)
@@ -139,7 +139,7 @@ def test_a_layer_marked_unbuilt_is_built_again_as_layer_call_does(kind):
 
 
 def test_a_keras_mask_that_appears_later_reaches_the_recurrent_layer():
-    # FAILS NOW: the replay never looks at its intermediate values. After `mask_zero` is set
+    # FIXED: the replay never looks at its intermediate values. After `mask_zero` is set
     # on the Embedding, its call returns a MaskedTensor; Layer.__call__ of the Dense passes
     # the mask on to the SimpleRNN, the replayed Dense.call drops it and the RNN runs over
     # the padding steps (a silent wrong answer).
@@ -153,7 +153,7 @@ def test_a_keras_mask_that_appears_later_reaches_the_recurrent_layer():
 
 
 def test_an_intermediate_shape_that_changes_still_meets_the_input_spec():
-    # FAILS NOW: after the Reshape's target shape changes, BatchNormalization's input spec
+    # FIXED: after the Reshape's target shape changes, BatchNormalization's input spec
     # (ndim=2, axis -1 of size 4) rejects the (5, 4, 1) input in Layer.__call__; the replay
     # skips the check and BatchNormalization.call broadcasts its (4,) statistics against
     # (5, 4, 1) into a (5, 4, 4) result.
@@ -179,7 +179,7 @@ class _CastTo(L.Layer):
 
 
 def test_an_intermediate_dtype_that_changes_is_autocast_for_the_next_layer():
-    # FAILS NOW: once the first layer returns float64, Layer.__call__ of the float32 Dense
+    # FIXED: once the first layer returns float64, Layer.__call__ of the float32 Dense
     # autocasts its input (so the model still returns float32, as in Keras); the replay
     # hands the float64 array to Dense.call and the model returns float64.
     ck.utils.set_random_seed(2)
@@ -207,7 +207,7 @@ class _Twice(L.Layer):
 
 @pytest.mark.parametrize("kind", ["sequential", "functional"])
 def test_model_call_invoked_directly_keeps_every_loss_term_as_keras(kind):
-    # FAILS NOW: `model.call(x)` (not `model(x)`) runs at call depth 0. Replayed, `_Twice.call`
+    # FIXED: `model.call(x)` (not `model(x)`) runs at call depth 0. Replayed, `_Twice.call`
     # runs at depth 0 too, so each of the inner Dense's __call__ is "top level" and clears
     # the term the previous one added: 1 term where Keras (and the general path) keep 2.
     x = _x(5, 4)
@@ -407,7 +407,7 @@ def _assert_same_outcome(fast, general):
 
 @pytest.mark.parametrize("axis", [True, 1.0, -1.0])
 def test_a_non_integer_axis_is_rejected_by_the_fast_path_too(axis):
-    # FAILS NOW: `axis not in (-1, p.ndim - 1)` lets True, 1.0 and -1.0 through (they compare
+    # FIXED: `axis not in (-1, p.ndim - 1)` lets True, 1.0 and -1.0 through (they compare
     # equal to 1 and -1), and the fast path computes the loss; the general path's
     # `_check_axis` raises "axis must be an int, received axis=...".
     loss = ck.losses.SparseCategoricalCrossentropy(from_logits=True, axis=axis)
@@ -417,7 +417,7 @@ def test_a_non_integer_axis_is_rejected_by_the_fast_path_too(axis):
 
 
 def test_the_function_form_with_one_class_raises_as_the_general_path_and_keras():
-    # FAILS NOW: LossFunctionWrapper.call matches ranks before the loss function (a (2, 3)
+    # FIXED: LossFunctionWrapper.call matches ranks before the loss function (a (2, 3)
     # target squeezes the (2, 3, 1) logits to (2, 3)), so the general path and Keras raise;
     # the fast path only drops a trailing 1 from the labels and returns a loss of 0.
     y_true, logits = np.zeros((2, 3), "int64"), _x(2, 3, 1)

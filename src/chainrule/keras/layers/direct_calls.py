@@ -11,30 +11,32 @@ on inputs like them needs none of that work for a layer when:
 - its output was a plain Tensor (no Keras mask to pass on);
 - it adds no losses (``add_loss`` or an activity regularizer).
 
-Then ``layer.call`` (with the same ``training`` keyword) does all that ``__call__`` did. The
-models keep such steps per input key in a :class:`CallRecords` and forget them when
+Then ``layer.call`` (with the same ``training`` keyword) does all that ``__call__`` did, as
+long as the layer's input is again of the type, shape and dtype it was (checked on every
+replay). The models keep such steps per input key in a :class:`CallRecords` and forget them when
 ``GENERATION`` moves: a new weight or layer, a ``trainable`` flag, an activity regularizer, an
-input spec, a dtype, ``autocast`` or a ``call`` method set on a layer (``layer.py
-_RESTRUCTURING``), a first ``add_loss``. Everything else a layer's ``call`` reads (its rate, activation, weights, the
+input spec, a dtype, ``autocast`` or ``built`` set on a layer (``layer.py _RESTRUCTURING``),
+a first ``add_loss``. Everything else a layer's ``call`` reads (its rate, activation, weights, the
 random generator, moving statistics) it reads again on every call, as before.
 """
 
 from __future__ import annotations
 
-import functools
-
 from ...autodiff.tensor import Tensor
 from ..variables import GENERATION
 from .layer import _CONCRETE, Layer
-from .layer_losses import _SYMBOLIC
+from .layer_losses import _DEPTH, _SYMBOLIC
 
-__all__ = ["direct_call", "input_key", "CallRecords"]
+__all__ = ["direct_step", "replay", "MISS", "input_key", "CallRecords"]
+
+MISS = object()  # what `replay` returns when the input is not like the recorded one
 
 
-def direct_call(layer, x, y, kwargs):
-    """A function ``f(x) -> y`` that does what ``layer(x, **kwargs)`` just did, by calling
-    ``layer.call`` directly, or None when ``__call__``'s own work was needed (see the module
-    doc). ``kwargs``: what the call was given besides ``x``: nothing, or ``training``."""
+def direct_step(layer, x, y, kwargs):
+    """What a later call can replay of ``layer(x, **kwargs)``, which just returned ``y``:
+    ``(layer, passes training, type, shape, dtype of x)``, or None when ``__call__``'s own work
+    was needed (see the module doc). ``kwargs``: what the call was given besides ``x``:
+    nothing, or ``training``."""
     cls = type(layer)
     if (cls.__call__ is not Layer.__call__ or cls._counted_call is not Layer._counted_call
             or cls._call_and_regularize is not Layer._call_and_regularize
@@ -43,16 +45,28 @@ def direct_call(layer, x, y, kwargs):
         return None
     if layer.autocast and x.dtype.kind == "f" and x.dtype != layer.dtype:
         return None
-    if "training" in kwargs and layer._call_has_training:
-        return functools.partial(layer.call, training=kwargs["training"])
-    return layer.call
+    return layer, "training" in kwargs and layer._call_has_training, type(x), x.shape, x.dtype
+
+
+def replay(step, x, training):
+    """``step``'s layer's ``call`` on ``x`` (with ``training`` when it took it), or ``MISS``
+    when ``x`` is not of the recorded type, shape and dtype (a mask came with it, an earlier
+    layer changed what it returns): the caller then goes through ``__call__``. ``call`` is
+    looked up on every replay, so a method patched on the layer or its class is used."""
+    layer, with_training, kind, shape, dtype = step
+    if type(x) is not kind or x.shape != shape or x.dtype != dtype:
+        return MISS
+    return layer.call(x, training=training) if with_training else layer.call(x)
 
 
 def input_key(inputs, training):
     """What a model's records are kept under: the type, shape and dtype of each input, and
-    ``training``; None when nothing may be recorded (a symbolic call, an input that is not a
-    plain array or Tensor, a ``training`` that is not None, True or False)."""
-    if _SYMBOLIC[0] or not (training is None or training is True or training is False):
+    ``training``; None when nothing may be replayed: a symbolic call, an input that is not a
+    plain array or Tensor, a ``training`` that is not None, True or False, or a model's
+    ``call`` run directly rather than through ``__call__`` (call depth 0: each layer's
+    ``__call__`` is then a top-level call that clears its loss terms first)."""
+    if (_SYMBOLIC[0] or not _DEPTH[0]
+            or not (training is None or training is True or training is False)):  # fmt: skip
         return None
     key = [training]
     for x in inputs:

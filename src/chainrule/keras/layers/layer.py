@@ -54,7 +54,7 @@ _CONCRETE = (np.ndarray, Tensor)  # exact types that are never symbolic (a fast 
 # GENERATION (keras/variables.py) moves when one of these is set on a layer (the fit cache
 # and the models' direct calls, layers/direct_calls.py, depend on them).
 _RESTRUCTURING = frozenset(("trainable", "activity_regularizer", "optimizer", "input_spec",
-                            "dtype", "autocast", "call"))
+                            "dtype", "autocast", "built"))
 
 
 class Layer(LossesMixin):

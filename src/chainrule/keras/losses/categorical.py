@@ -197,9 +197,10 @@ def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None
             or type(y_true) is not np.ndarray:  # fmt: skip
         return None
     p = y_pred.data
-    if (p.dtype != dtype or p.ndim < 2 or p.size == 0 or axis not in (-1, p.ndim - 1)
-            or not p.flags.c_contiguous):  # fmt: skip
-        return None
+    if type(axis) is not int or p.ndim < 2 or axis not in (-1, p.ndim - 1):
+        return None  # (True and 1.0 equal 1: the general path's _check_axis refuses them)
+    if p.dtype != dtype or p.size == 0 or p.shape[-1] == 1 or not p.flags.c_contiguous:
+        return None  # (one class: the general path's rank checks decide)
     t = y_true
     if t.ndim == p.ndim and t.shape[-1] == 1:
         t = t.reshape(t.shape[:-1])

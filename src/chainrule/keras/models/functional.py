@@ -9,7 +9,7 @@ shares its weights; a model can be called as a layer inside another model.
 
 from __future__ import annotations
 
-from ..layers.direct_calls import CallRecords, direct_call, input_key
+from ..layers.direct_calls import MISS, CallRecords, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor, _flatten, _map
 from ..layers.layer import Layer
 from .model import Model, adjust_input_rank, cast_input
@@ -22,16 +22,12 @@ def _producer(kt):
 
 
 def _direct_step(node, args, kwargs, out, outs):
-    """``(call, input id, output id, input signature)`` when ``node``'s layer, just called
-    on one symbolic input with nothing but ``training`` besides, could be called directly
-    next time; else None."""
+    """``(direct step, input id, output id)`` when ``node``'s layer, just called on one
+    symbolic input with nothing but ``training`` besides, can be replayed; else None."""
     if len(args) != 1 or len(outs) != 1 or not isinstance(node.call_args[0], KerasTensor):
         return None
-    x = args[0]
-    call = direct_call(node.layer, x, out, kwargs)
-    if call is None:
-        return None
-    return call, id(node.call_args[0]), id(outs[0]), (type(x), x.shape, x.dtype)
+    step = direct_step(node.layer, args[0], out, kwargs)
+    return None if step is None else (step, id(node.call_args[0]), id(outs[0]))
 
 
 def _walk(outputs, inputs):
@@ -255,8 +251,7 @@ class Functional(Model):
             values[id(kt)] = x = cast_input(x, kt.dtype)
             flat.append(x)
         # A node whose last call for inputs like these could have been a direct call
-        # (layers/direct_calls.py) replays it, when its input is again of the type, shape and
-        # dtype it was then (the node before it may be one that always goes through __call__).
+        # (layers/direct_calls.py) replays it when its input is again like it was then.
         records = self._records
         if records is None:
             records = self._records = CallRecords()
@@ -266,10 +261,9 @@ class Functional(Model):
         for i, node in enumerate(self._nodes):
             step = None if steps is None else steps[i]
             if step is not None:
-                call, src, dst, sig = step
-                x = values[src]
-                if type(x) is sig[0] and x.shape == sig[1] and x.dtype == sig[2]:
-                    values[dst] = call(x)
+                y = replay(step[0], values[step[1]], training)
+                if y is not MISS:
+                    values[step[2]] = y
                     continue
             args = _map(lambda v: values[id(v)] if isinstance(v, KerasTensor) else v,
                         node.call_args)  # fmt: skip

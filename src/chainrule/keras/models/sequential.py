@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...backend import np
-from ..layers.direct_calls import CallRecords, direct_call, input_key
+from ..layers.direct_calls import MISS, CallRecords, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic
 from ..variables import GENERATION
@@ -169,19 +169,20 @@ class Sequential(Model):
         key = input_key((x,), training)
         steps = records.get(key)
         if steps is not None:
-            for call in steps:
-                x = call(x)
+            for step in steps:
+                y = replay(step, x, training)
+                x = step[0](x, training=training) if y is MISS else y
             return x
         steps = None if key is None else []
         kwargs = {"training": training}
         for layer in self._stack:
             y = layer(x, **kwargs)
             if steps is not None:
-                call = direct_call(layer, x, y, kwargs)
-                if call is None:
+                step = direct_step(layer, x, y, kwargs)
+                if step is None:
                     steps = None
                 else:
-                    steps.append(call)
+                    steps.append(step)
             x = y
         if steps is not None:
             records.put(key, tuple(steps))
