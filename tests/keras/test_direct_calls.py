@@ -41,9 +41,18 @@ def _recorded(model):
 
 
 def _no_direct_calls(monkeypatch):
-    from chainrule.keras.models import sequential  # noqa: PLC0415
+    from chainrule.keras.models import functional, sequential  # noqa: PLC0415
 
-    monkeypatch.setattr(sequential, "direct_step", lambda *a: None)
+    for module in (sequential, functional):
+        monkeypatch.setattr(module, "direct_step", lambda *a: None)
+
+
+def _assert_same_fits(direct, general):
+    """``(losses, weights, predictions, replayed)`` of a fit with and without direct calls."""
+    assert direct[3] and not general[3]
+    assert direct[0] == general[0]
+    for a, b in zip(direct[1] + [direct[2]], general[1] + [general[2]], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def _mlp(seed=0, dropout=0.0, batchnorm=False):
@@ -249,20 +258,10 @@ def test_fit_with_direct_calls_equals_fit_without(monkeypatch):
 
     direct = fit()
     _no_direct_calls(monkeypatch)
-    general = fit()
-    assert direct[3] and not general[3]
-    assert direct[0] == general[0]
-    for a, b in zip(direct[1] + [direct[2]], general[1] + [general[2]], strict=True):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_fits(direct, fit())
 
 
 # -- the functional model's direct calls --------------------------------------------------------
-def _no_functional_direct_calls(monkeypatch):
-    from chainrule.keras.models import functional  # noqa: PLC0415
-
-    monkeypatch.setattr(functional, "direct_step", lambda *a: None)
-
-
 def _wide_and_deep(seed=0):
     ck.utils.set_random_seed(seed)
     wide, deep = ck.Input((3,), name="wide"), ck.Input((6,), name="deep")
@@ -281,7 +280,7 @@ def test_functional_calls_equal_the_general_path(monkeypatch):
     xs = [_x(7, 3), _x(7, 6)]
     outs_a = [a(xs, training=t).numpy() for t in (False, False, None)]
     assert len(_recorded(a)) == 2
-    _no_functional_direct_calls(monkeypatch)
+    _no_direct_calls(monkeypatch)
     outs_b = [b(xs, training=t).numpy() for t in (False, False, None)]
     for oa, ob in zip(outs_a, outs_b, strict=True):
         np.testing.assert_array_equal(oa, ob)
@@ -328,12 +327,8 @@ def test_functional_fit_with_direct_calls_equals_fit_without(monkeypatch):
                 any(s is not None for s in steps))  # fmt: skip
 
     direct = fit()
-    _no_functional_direct_calls(monkeypatch)
-    general = fit()
-    assert direct[3] and not general[3]
-    assert direct[0] == general[0]
-    for a, b in zip(direct[1] + [direct[2]], general[1] + [general[2]], strict=True):
-        np.testing.assert_array_equal(a, b)
+    _no_direct_calls(monkeypatch)
+    _assert_same_fits(direct, fit())
 
 
 def test_a_functional_model_inside_another_replays_like_the_general_path(monkeypatch):
@@ -344,7 +339,7 @@ def test_a_functional_model_inside_another_replays_like_the_general_path(monkeyp
     outer = ck.Model(outer_in, L.Dense(2)(inner(outer_in)))
     x = _x(5, 4)
     first, second = outer(x).numpy(), outer(x).numpy()
-    _no_functional_direct_calls(monkeypatch)
+    _no_direct_calls(monkeypatch)
     outer._records = None
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(second, outer(x).numpy())
