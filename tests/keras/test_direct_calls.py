@@ -224,24 +224,25 @@ def test_direct_step_refuses_what_needs_dunder_call():
     dense = L.Dense(2)
     x = _x(3, 4)
     y = dense(x)
-    step = direct_calls.direct_step
-    assert step(dense, x, y, {}) == (dense, False, np.ndarray, (3, 4), np.float32)
-    assert step(dense, x, y, {"training": True})[:2] == (dense, False)  # Dense.call: no training
+    step, absent = direct_calls.direct_step, direct_calls._ABSENT
+    assert step(dense, x, y, {}) == (dense, absent, np.ndarray, (3, 4), np.float32)
+    assert step(dense, x, y, {"training": True})[:2] == (dense, True)
     assert step(dense, x.astype("float64"), y, {}) is None  # autocast
     assert step(dense, x, [y], {}) is None  # not a plain Tensor out
     assert step(dense, x, y, {"mask": None}) is None  # other keywords
-    drop = L.Dropout(0.5)
-    t = cr.tensor(x)
-    assert step(drop, t, drop(t, training=True), {"training": True})[:2] == (drop, True)
 
 
-def test_replay_misses_an_input_unlike_the_recorded_one():
+def test_replay_misses_what_must_go_through_dunder_call(monkeypatch):
     dense = L.Dense(2)
     x = _x(3, 4)
     rec = direct_calls.direct_step(dense, x, dense(x), {})
-    np.testing.assert_array_equal(direct_calls.replay(rec, x, None).numpy(), dense(x).numpy())
-    for other in (x[:2], x.astype("float64"), cr.tensor(x)):
-        assert direct_calls.replay(rec, other, None) is direct_calls.MISS
+    now = GENERATION[0]
+    np.testing.assert_array_equal(direct_calls.replay(rec, x, now).numpy(), dense(x).numpy())
+    for other in (x[:2], x.astype("float64"), cr.tensor(x)):  # another input
+        assert direct_calls.replay(rec, other, now) is direct_calls.MISS
+    assert direct_calls.replay(rec, x, now - 1) is direct_calls.MISS  # GENERATION moved
+    monkeypatch.setattr(L.Dense, "__call__", lambda self, *a, **k: None)  # a class's own
+    assert direct_calls.replay(rec, x, now) is direct_calls.MISS
 
 
 def test_fit_with_direct_calls_equals_fit_without(monkeypatch):

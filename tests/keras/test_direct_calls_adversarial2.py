@@ -10,7 +10,7 @@ looks at functional graphs, class-level changes, changes made while a model call
 threads, re-entrancy, fit/evaluate/predict and memory. References: the general path (the
 direct calls switched off), real Keras 3.15.1 (torch backend).
 
-Tests marked ``# FAILS NOW:`` show a defect (the comment says where and why).
+Tests marked ``# FIXED:`` failed when they were written (the comment says why) and pin the fix.
 """
 
 import os
@@ -99,7 +99,7 @@ class _DoubledDense(L.Dense):
 @pytest.mark.parametrize("kind", ["sequential", "functional"])
 @pytest.mark.parametrize("how", ["patch the class", "swap the instance's class"])
 def test_a_dunder_call_given_to_the_class_after_replays_is_called(monkeypatch, kind, how):
-    # FAILS NOW: direct_step checks `type(layer).__call__ is Layer.__call__` once, when it
+    # FIXED: direct_step checks `type(layer).__call__ is Layer.__call__` once, when it
     # records; replay never looks again. docs/faq.md promises "a layer whose class has its
     # own `__call__` is always called through it", yet a `__call__` patched on the class
     # (a profiler or logging hook: monkeypatch.setattr(Dense, "__call__", ...)) or a class
@@ -159,7 +159,7 @@ def _loss_values(model):
 
 @pytest.mark.parametrize("kind", ["sequential", "functional"])
 def test_a_change_made_during_the_recording_call_is_not_replayed_past(monkeypatch, kind):
-    # FAILS NOW: the first Dense is recorded as a direct step; later in the same call the
+    # FIXED: the first Dense is recorded as a direct step; later in the same call the
     # next layer sets its activity_regularizer (GENERATION moves). CallRecords.put then
     # stores the steps under the *new* generation, so every later call replays Dense.call
     # without the regularizer: no activity loss, ever (the general path adds one per call).
@@ -179,7 +179,7 @@ def test_a_change_made_during_the_recording_call_is_not_replayed_past(monkeypatc
 
 @pytest.mark.parametrize("kind", ["sequential", "functional"])
 def test_a_change_made_during_a_replay_reaches_the_later_layers(monkeypatch, kind):
-    # FAILS NOW: the steps are fetched once per model call. When a replayed layer's call
+    # FIXED: the steps are fetched once per model call. When a replayed layer's call
     # changes what a *later* layer's __call__ does (here: sets its activity_regularizer, so
     # GENERATION moves), the rest of that call still replays the later layer's `call`: that
     # call's activity loss is missing (the general path has it).
@@ -198,7 +198,7 @@ def test_a_change_made_during_a_replay_reaches_the_later_layers(monkeypatch, kin
 
 
 def test_training_follows_the_call_has_training_flag_read_by_layer_call(monkeypatch):
-    # FAILS NOW (a private flag, low priority): Layer.__call__ reads `_call_has_training`
+    # FIXED (a private flag): Layer.__call__ reads `_call_has_training`
     # on every call (it drops `training` when False); the step stores it when recorded, so
     # a later change is ignored and Dropout.call still gets training=True.
     x = np.ones((64, 8), "float32")
@@ -220,7 +220,7 @@ def test_training_follows_the_call_has_training_flag_read_by_layer_call(monkeypa
 #    calls must follow once it is fixed)
 # ======================================================================================
 def test_an_input_spec_changed_in_place_is_enforced_as_keras():
-    # FAILS NOW (general path too): Keras checks the input spec on every call, so a spec
+    # FIXED (general path too): Keras checks the input spec on every call, so a spec
     # mutated in place (`layer.input_spec.axes[-1] = 7`) rejects the next call. Layer's
     # `_spec_checked` cache (keyed by the spec's identity) and the direct calls (which skip
     # the check) both accept it.
@@ -240,7 +240,7 @@ def test_an_input_spec_changed_in_place_is_enforced_as_keras():
 
 
 def test_training_true_recorded_in_a_functional_graph_is_kept_as_keras():
-    # FAILS NOW (general path): Keras keeps `training=True` given to a layer in the graph
+    # FIXED (general path): Keras keeps `training=True` given to a layer in the graph
     # (Monte-Carlo dropout) and overrides it only with a model call's non-None `training`.
     # chainrule's symbolic_call (layers/input_layer.py) drops it, so model(x) is the
     # identity. Once it is kept, the direct step must replay the node's own training value

@@ -29,34 +29,43 @@ from .layer_losses import _DEPTH, _SYMBOLIC
 
 __all__ = ["direct_step", "replay", "MISS", "input_key", "CallRecords"]
 
-MISS = object()  # what `replay` returns when the input is not like the recorded one
+MISS = object()  # what `replay` returns when the layer must go through __call__
+_ABSENT = object()  # a step whose call was given no `training`
 
 
 def direct_step(layer, x, y, kwargs):
     """What a later call can replay of ``layer(x, **kwargs)``, which just returned ``y``:
-    ``(layer, passes training, type, shape, dtype of x)``, or None when ``__call__``'s own work
-    was needed (see the module doc). ``kwargs``: what the call was given besides ``x``:
-    nothing, or ``training``."""
-    cls = type(layer)
-    if (cls.__call__ is not Layer.__call__ or cls._counted_call is not Layer._counted_call
-            or cls._call_and_regularize is not Layer._call_and_regularize
-            or type(x) not in _CONCRETE or type(y) is not Tensor or layer._adds_losses
-            or layer.activity_regularizer is not None or kwargs.keys() - {"training"}):  # fmt: skip
+    ``(layer, training given or _ABSENT, type, shape, dtype of x)``, or None when
+    ``__call__``'s own work was needed (see the module doc). ``kwargs``: what the call was
+    given besides ``x``: nothing, or ``training``."""
+    if (not _plain_call(type(layer)) or type(x) not in _CONCRETE or type(y) is not Tensor
+            or layer._adds_losses or layer.activity_regularizer is not None
+            or kwargs.keys() - {"training"}):  # fmt: skip
         return None
     if layer.autocast and x.dtype.kind == "f" and x.dtype != layer.dtype:
         return None
-    return layer, "training" in kwargs and layer._call_has_training, type(x), x.shape, x.dtype
+    return layer, kwargs.get("training", _ABSENT), type(x), x.shape, x.dtype
 
 
-def replay(step, x, training):
-    """``step``'s layer's ``call`` on ``x`` (with ``training`` when it took it), or ``MISS``
-    when ``x`` is not of the recorded type, shape and dtype (a mask came with it, an earlier
-    layer changed what it returns): the caller then goes through ``__call__``. ``call`` is
-    looked up on every replay, so a method patched on the layer or its class is used."""
-    layer, with_training, kind, shape, dtype = step
-    if type(x) is not kind or x.shape != shape or x.dtype != dtype:
+def _plain_call(cls):
+    """Whether ``cls`` calls layers as ``Layer`` does (nothing of its own around ``call``)."""
+    return (cls.__call__ is Layer.__call__ and cls._counted_call is Layer._counted_call
+            and cls._call_and_regularize is Layer._call_and_regularize)  # fmt: skip
+
+
+def replay(step, x, generation):
+    """``step``'s layer's ``call`` on ``x``, or ``MISS`` when it must go through ``__call__``:
+    ``x`` is not of the recorded type, shape and dtype (a mask came with it, an earlier
+    layer changed what it returns), ``GENERATION`` moved since ``generation`` (during this
+    model call), or the layer's class now has a ``__call__`` of its own. ``call`` and
+    ``_call_has_training`` are read on every replay, as ``__call__`` reads them."""
+    layer, training, kind, shape, dtype = step
+    if (type(x) is not kind or x.shape != shape or x.dtype != dtype
+            or GENERATION[0] != generation or not _plain_call(type(layer))):  # fmt: skip
         return MISS
-    return layer.call(x, training=training) if with_training else layer.call(x)
+    if training is not _ABSENT and layer._call_has_training:
+        return layer.call(x, training=training)
+    return layer.call(x)
 
 
 def input_key(inputs, training):
@@ -91,8 +100,13 @@ class CallRecords:
             return None
         return self.steps.get(key)
 
-    def put(self, key, steps) -> None:
-        if self.generation != GENERATION[0] or len(self.steps) >= 8:
-            self.generation = GENERATION[0]
+    def put(self, key, steps, generation) -> None:
+        """Keep ``steps``, recorded by a call that started at ``generation``, unless
+        ``GENERATION`` moved during that call (a layer built, a regularizer set by another
+        layer's ``call``): what was recorded before the move may not hold after it."""
+        if GENERATION[0] != generation:
+            return
+        if self.generation != generation or len(self.steps) >= 8:
+            self.generation = generation
             self.steps = {}
         self.steps[key] = steps

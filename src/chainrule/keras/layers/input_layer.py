@@ -75,7 +75,9 @@ def _placeholder(kt, fill):
 def symbolic_call(layer, args, kwargs):
     """Record ``layer(*args, **kwargs)`` on KerasTensors and return output KerasTensors."""
     kwargs = dict(kwargs)
-    kwargs.pop("training", None)
+    # A `training` given here is kept in the node (a model call's own `training`, when not
+    # None, overrides it, as in Keras); the placeholder calls that find the shapes skip it.
+    training = kwargs.pop("training", None)
     was_built = layer.built
     outs = []
     for fill in (2, 3):
@@ -106,6 +108,8 @@ def symbolic_call(layer, args, kwargs):
         for kt in flat_out:  # the batch axis stays unknown
             if kt.shape:
                 kt.shape = (None, *kt.shape[1:])
+    if training is not None:
+        kwargs["training"] = training
     node = SymbolicNode(layer, args, kwargs, result)
     for i, kt in enumerate(flat_out):
         kt._history = (node, i)

@@ -3,7 +3,43 @@
 
 from __future__ import annotations
 
+from ..variables import GENERATION
+
 __all__ = ["InputSpec", "assert_input_compatibility"]
+
+
+class _Axes(dict):
+    """``InputSpec.axes``: a dict whose changes move ``GENERATION``, so that layers check
+    their inputs against the changed spec (Keras checks on every call; we check once per
+    shape, see ``Layer._spec_checked``)."""
+
+    def _changed(self, result=None):
+        GENERATION[0] += 1
+        return result
+
+    def __setitem__(self, key, value):
+        self._changed(super().__setitem__(key, value))
+
+    def __delitem__(self, key):
+        self._changed(super().__delitem__(key))
+
+    def __ior__(self, other):
+        return self._changed(super().__ior__(other))
+
+    def update(self, *args, **kwargs):
+        self._changed(super().update(*args, **kwargs))
+
+    def pop(self, *args):
+        return self._changed(super().pop(*args))
+
+    def popitem(self):
+        return self._changed(super().popitem())
+
+    def setdefault(self, key, default=None):
+        return self._changed(super().setdefault(key, default))
+
+    def clear(self):
+        self._changed(super().clear())
 
 
 class InputSpec:
@@ -25,10 +61,16 @@ class InputSpec:
         self.ndim = len(self.shape) if self.shape is not None else ndim
         self.max_ndim = max_ndim
         self.min_ndim = min_ndim
-        self.axes = dict(axes or {})
+        self.axes = _Axes(axes or {})
         self.allow_last_axis_squeeze = allow_last_axis_squeeze
         self.name = name
         self.optional = optional
+
+    def __setattr__(self, name, value):
+        if name == "axes" and type(value) is not _Axes:
+            value = _Axes(value or {})
+        GENERATION[0] += 1  # a spec changed after layers checked inputs against it
+        object.__setattr__(self, name, value)
 
     def __repr__(self):
         return (

@@ -283,11 +283,12 @@ class Layer(LossesMixin):
             # A spec is checked once per (spec, shape): the batches of a fit have one shape,
             # or two with a smaller last batch. A few shapes are remembered.
             checked = self._spec_checked
-            if checked is None or checked[0] is not spec or len(checked[1]) > 8:
-                checked = self._spec_checked = (spec, set())
-            if shape not in checked[1]:
+            if (checked is None or checked[0] is not spec or checked[1] != GENERATION[0]
+                    or len(checked[2]) > 8):  # fmt: skip
+                checked = self._spec_checked = (spec, GENERATION[0], set())
+            if shape not in checked[2]:
                 assert_input_compatibility(spec, shape, self.name)
-                checked[1].add(shape)
+                checked[2].add(shape)
         if not self.built:
             self._build_input_shape = shape
             self.build(shape)
@@ -297,7 +298,9 @@ class Layer(LossesMixin):
         """The computation; subclasses override it. The default returns the inputs."""
         return inputs
 
-    _spec_checked = None  # (input_spec, shapes found compatible with it)
+    # (input_spec, GENERATION then, shapes found compatible with it): a spec changed in place
+    # moves GENERATION (input_spec.py), and the shapes are checked again
+    _spec_checked = None
     _last_dtype = None  # the last float input dtype found equal to the layer's dtype
 
     def __call__(self, *args, **kwargs):
@@ -330,8 +333,8 @@ class Layer(LossesMixin):
             self._maybe_build(inputs)
         elif self.input_spec is not None:
             checked = self._spec_checked
-            if checked is None or checked[0] is not self.input_spec or kind not in _CONCRETE \
-                    or inputs.shape not in checked[1]:  # fmt: skip
+            if (checked is None or checked[0] is not self.input_spec or kind not in _CONCRETE
+                    or checked[1] != GENERATION[0] or inputs.shape not in checked[2]):  # fmt: skip
                 self._maybe_build(inputs)
         out = self._counted_call(self._call_and_regularize, *args, **kwargs)
         if self._mask_passthrough and kind not in _CONCRETE:  # only a MaskedTensor has a mask

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..layers.direct_calls import MISS, CallRecords, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor, _flatten, _map
 from ..layers.layer import Layer
+from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
 
 __all__ = ["Functional"]
@@ -257,11 +258,12 @@ class Functional(Model):
             records = self._records = CallRecords()
         key = input_key(flat, training)
         steps = records.get(key)
+        generation = GENERATION[0]
         record = [] if steps is None and key is not None else None
         for i, node in enumerate(self._nodes):
             step = None if steps is None else steps[i]
             if step is not None:
-                y = replay(step[0], values[step[1]], training)
+                y = replay(step[0], values[step[1]], generation)
                 if y is not MISS:
                     values[step[2]] = y
                     continue
@@ -278,7 +280,7 @@ class Functional(Model):
             if record is not None:
                 record.append(_direct_step(node, args, kwargs, out, outs))
         if record is not None:
-            records.put(key, tuple(record))
+            records.put(key, tuple(record), generation)
         result = _map(lambda kt: values[id(kt)], self._outputs_struct)
         if isinstance(result, (list, tuple)) and len(result) == 1:
             return result[0]

@@ -168,9 +168,10 @@ class Sequential(Model):
             records = self._records = CallRecords()
         key = input_key((x,), training)
         steps = records.get(key)
+        generation = GENERATION[0]
         if steps is not None:
             for step in steps:
-                y = replay(step, x, training)
+                y = replay(step, x, generation)
                 x = step[0](x, training=training) if y is MISS else y
             return x
         steps = None if key is None else []
@@ -185,7 +186,7 @@ class Sequential(Model):
                     steps.append(step)
             x = y
         if steps is not None:
-            records.put(key, tuple(steps))
+            records.put(key, tuple(steps), generation)
         return x
 
     @property
