@@ -20,31 +20,14 @@ from chainrule.keras.layers import direct_calls  # noqa: E402
 from chainrule.keras.losses.loss import Loss  # noqa: E402
 from chainrule.keras.variables import GENERATION  # noqa: E402
 
+from ._direct_calls_util import layer_by_layer, no_direct_calls, recorded  # noqa: E402
+
 RNG = np.random.default_rng(77)
 L = ck.layers
 
 
 def _x(*shape, dtype="float32"):
     return RNG.normal(size=shape).astype(dtype)
-
-
-def _layer_by_layer(model, x, training):
-    """The general path: each layer through its own ``__call__``."""
-    for layer in model.layers:
-        x = layer(x, training=training)
-    return x
-
-
-def _recorded(model):
-    records = model._records
-    return {} if records is None or records.generation != GENERATION[0] else records.steps
-
-
-def _no_direct_calls(monkeypatch):
-    from chainrule.keras.models import functional, sequential  # noqa: PLC0415
-
-    for module in (sequential, functional):
-        monkeypatch.setattr(module, "direct_step", lambda *a: None)
 
 
 def _assert_same_fits(direct, general):
@@ -71,10 +54,10 @@ def test_second_call_is_direct_and_equals_the_layer_by_layer_path():
     model = _mlp()
     x = _x(5, 6)
     first = model(x, training=False).numpy()
-    assert len(_recorded(model)) == 1  # recorded by the first call
+    assert len(recorded(model)) == 1  # recorded by the first call
     second = model(x, training=False).numpy()
     np.testing.assert_array_equal(first, second)
-    np.testing.assert_array_equal(second, _layer_by_layer(model, x, False).numpy())
+    np.testing.assert_array_equal(second, layer_by_layer(model, x, False).numpy())
 
 
 def test_each_input_shape_and_training_value_has_its_own_record():
@@ -82,11 +65,11 @@ def test_each_input_shape_and_training_value_has_its_own_record():
     for x in (_x(5, 6), _x(2, 6)):
         for training in (False, True, None):
             model(x, training=training)
-    assert len(_recorded(model)) == 6
+    assert len(recorded(model)) == 6
     x = _x(2, 6)
     # training=False: dropout off, through the direct calls as well
     np.testing.assert_array_equal(model(x, training=False).numpy(),
-                                  _layer_by_layer(model, x, False).numpy())  # fmt: skip
+                                  layer_by_layer(model, x, False).numpy())  # fmt: skip
 
 
 def test_dropout_draws_a_fresh_mask_on_every_direct_call():
@@ -96,7 +79,7 @@ def test_dropout_draws_a_fresh_mask_on_every_direct_call():
     ck.utils.set_random_seed(3)
     direct = [model(x, training=True).numpy() for _ in range(3)]
     ck.utils.set_random_seed(3)
-    general = [_layer_by_layer(model, x, True).numpy() for _ in range(3)]
+    general = [layer_by_layer(model, x, True).numpy() for _ in range(3)]
     assert not np.array_equal(direct[0], direct[1])
     for d, g in zip(direct, general, strict=True):
         np.testing.assert_array_equal(d, g)
@@ -108,7 +91,7 @@ def test_batchnorm_moving_statistics_update_on_every_direct_call():
     b.set_weights(a.get_weights())
     for _ in range(4):
         a(x, training=True)
-        _layer_by_layer(b, x, True)
+        layer_by_layer(b, x, True)
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     assert not np.array_equal(a.layers[1].moving_mean.numpy(), np.zeros(8, "float32"))
@@ -126,7 +109,7 @@ def test_an_activity_regularizer_set_later_is_applied():
     hidden = model.layers[0](x).numpy()
     np.testing.assert_allclose(float(model.losses[0].numpy()),
                                0.1 * np.sum(hidden.astype("float64") ** 2) / 4, rtol=1e-6)
-    np.testing.assert_array_equal(out.numpy(), _layer_by_layer(model, x, None).numpy())
+    np.testing.assert_array_equal(out.numpy(), layer_by_layer(model, x, None).numpy())
 
 
 class _Penalised(ck.layers.Layer):
@@ -169,7 +152,7 @@ def test_a_layer_with_its_own_dunder_call_is_never_skipped():
     for _ in range(3):
         model(x)
     assert _CountingCall.calls == 3
-    assert not _recorded(model)
+    assert not recorded(model)
 
 
 def test_float64_inputs_are_cast_on_every_call():
@@ -177,7 +160,7 @@ def test_float64_inputs_are_cast_on_every_call():
     x = _x(3, 6, dtype="float64")
     outs = [model(x) for _ in range(3)]
     assert all(o.dtype == np.float32 for o in outs)
-    np.testing.assert_array_equal(outs[2].numpy(), _layer_by_layer(model, x.astype("float32"),
+    np.testing.assert_array_equal(outs[2].numpy(), layer_by_layer(model, x.astype("float32"),
                                                                    None).numpy())  # fmt: skip
 
 
@@ -254,11 +237,11 @@ def test_fit_with_direct_calls_equals_fit_without(monkeypatch):
             from_logits=True))  # fmt: skip
         ck.utils.set_random_seed(9)
         hist = model.fit(x, y, batch_size=20, epochs=3, verbose=0)
-        recorded = bool(_recorded(model))
-        return hist.history["loss"], model.get_weights(), model.predict(x, verbose=0), recorded
+        replayed = bool(recorded(model))
+        return hist.history["loss"], model.get_weights(), model.predict(x, verbose=0), replayed
 
     direct = fit()
-    _no_direct_calls(monkeypatch)
+    no_direct_calls(monkeypatch)
     _assert_same_fits(direct, fit())
 
 
@@ -280,12 +263,12 @@ def test_functional_calls_equal_the_general_path(monkeypatch):
     b.set_weights(a.get_weights())
     xs = [_x(7, 3), _x(7, 6)]
     outs_a = [a(xs, training=t).numpy() for t in (False, False, None)]
-    assert len(_recorded(a)) == 2
-    _no_direct_calls(monkeypatch)
+    assert len(recorded(a)) == 2
+    no_direct_calls(monkeypatch)
     outs_b = [b(xs, training=t).numpy() for t in (False, False, None)]
     for oa, ob in zip(outs_a, outs_b, strict=True):
         np.testing.assert_array_equal(oa, ob)
-    assert all(s is None for record in _recorded(b).values() for s in record)
+    assert all(s is None for record in recorded(b).values() for s in record)
 
 
 class _Float64Sometimes(ck.layers.Layer):
@@ -323,12 +306,12 @@ def test_functional_fit_with_direct_calls_equals_fit_without(monkeypatch):
             from_logits=True))  # fmt: skip
         ck.utils.set_random_seed(2)
         hist = model.fit(xs, y, batch_size=24, epochs=3, verbose=0)
-        steps = [s for record in _recorded(model).values() for s in record]
+        steps = [s for record in recorded(model).values() for s in record]
         return (hist.history["loss"], model.get_weights(), model.predict(xs, verbose=0),
                 any(s is not None for s in steps))  # fmt: skip
 
     direct = fit()
-    _no_direct_calls(monkeypatch)
+    no_direct_calls(monkeypatch)
     _assert_same_fits(direct, fit())
 
 
@@ -340,7 +323,7 @@ def test_a_functional_model_inside_another_replays_like_the_general_path(monkeyp
     outer = ck.Model(outer_in, L.Dense(2)(inner(outer_in)))
     x = _x(5, 4)
     first, second = outer(x).numpy(), outer(x).numpy()
-    _no_direct_calls(monkeypatch)
+    no_direct_calls(monkeypatch)
     outer._records = None
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(second, outer(x).numpy())

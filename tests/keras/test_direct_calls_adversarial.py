@@ -24,19 +24,14 @@ from chainrule import keras as ck  # noqa: E402
 from chainrule.keras.layers.layer import Layer  # noqa: E402
 from chainrule.keras.losses.loss import Loss  # noqa: E402
 
+from ._direct_calls_util import layer_by_layer  # noqa: E402
+
 L = ck.layers
 RNG = np.random.default_rng(2024)
 
 
 def _x(*shape, dtype="float32"):
     return RNG.normal(size=shape).astype(dtype)
-
-
-def _layer_by_layer(model, x, training=None):
-    """The general path: each layer through its own ``__call__``."""
-    for layer in model.layers:
-        x = layer(x, training=training)
-    return x
 
 
 def _spy_dunder_calls(monkeypatch):
@@ -73,7 +68,7 @@ def test_a_call_method_replaced_on_the_instance_is_used():
     dense = model.layers[0]
     original = dense.call
     dense.call = lambda inputs: original(inputs) * 2.0
-    np.testing.assert_array_equal(model(x).numpy(), _layer_by_layer(model, x).numpy())
+    np.testing.assert_array_equal(model(x).numpy(), layer_by_layer(model, x).numpy())
 
 
 def test_a_call_method_patched_on_the_class_is_used(monkeypatch):
@@ -89,7 +84,7 @@ def test_a_call_method_patched_on_the_class_is_used(monkeypatch):
         return original(self, inputs, *args, **kwargs) * 2.0
 
     monkeypatch.setattr(L.Dense, "call", doubled)
-    np.testing.assert_array_equal(model(x).numpy(), _layer_by_layer(model, x).numpy())
+    np.testing.assert_array_equal(model(x).numpy(), layer_by_layer(model, x).numpy())
 
 
 @pytest.mark.parametrize("where", ["instance", "class"])
@@ -149,7 +144,7 @@ def test_a_keras_mask_that_appears_later_reaches_the_recurrent_layer():
     x = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]], dtype="int32")
     model(x), model(x)
     model.layers[0].mask_zero = True
-    np.testing.assert_array_equal(model(x).numpy(), _layer_by_layer(model, x).numpy())
+    np.testing.assert_array_equal(model(x).numpy(), layer_by_layer(model, x).numpy())
 
 
 def test_an_intermediate_shape_that_changes_still_meets_the_input_spec():
@@ -162,7 +157,7 @@ def test_an_intermediate_shape_that_changes_still_meets_the_input_spec():
     model(x), model(x)
     model.layers[0].target_shape = (4, 1)
     with pytest.raises(ValueError, match="incompatible"):
-        _layer_by_layer(model, x)  # the general path's answer
+        layer_by_layer(model, x)  # the general path's answer
     with pytest.raises(ValueError, match="incompatible"):
         model(x)
 
@@ -187,7 +182,7 @@ def test_an_intermediate_dtype_that_changes_is_autocast_for_the_next_layer():
     x = _x(5, 4)
     model(x), model(x)
     model.layers[0].to = "float64"
-    want = _layer_by_layer(model, x)
+    want = layer_by_layer(model, x)
     got = model(x)
     assert want.dtype == np.float32
     assert got.dtype == want.dtype
@@ -243,7 +238,7 @@ def test_a_zero_d_array_as_training_works_as_in_the_general_path():
         ck.utils.set_random_seed(8)
         got = [model(x, training=flag).numpy() for _ in range(2)]
         ck.utils.set_random_seed(8)
-        want = [_layer_by_layer(model, x, training=flag).numpy() for _ in range(2)]
+        want = [layer_by_layer(model, x, training=flag).numpy() for _ in range(2)]
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
 
@@ -286,7 +281,7 @@ def test_replayed_models_equal_the_general_path(monkeypatch, make, training):
     got = model(x, training=training).numpy()
     # replayed: no top-level layer went through Layer.__call__ (a wrapper's inner layer does)
     assert not {layer.name for layer in model.layers} & set(calls)
-    want = _layer_by_layer(model, x, training).numpy()
+    want = layer_by_layer(model, x, training).numpy()
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
 
@@ -297,7 +292,7 @@ def test_gradients_through_the_replay_equal_the_general_path():
     loss = ck.losses.SparseCategoricalCrossentropy(from_logits=True)
     model(x, training=True)
     grads = cr.grad([loss(y, model(x, training=True))], model.trainable_weights)
-    ref = cr.grad([loss(y, _layer_by_layer(twin, x, True))], twin.trainable_weights)
+    ref = cr.grad([loss(y, layer_by_layer(twin, x, True))], twin.trainable_weights)
     for g, r in zip(grads, ref, strict=True):
         np.testing.assert_array_equal(g, r)
 
@@ -310,7 +305,7 @@ def test_pop_add_and_set_weights_after_replayed_calls():
     assert model(x).shape == (4, 5)
     model.add(popped)
     model.set_weights([np.full_like(w, 0.5) for w in model.get_weights()])
-    np.testing.assert_array_equal(model(x).numpy(), _layer_by_layer(model, x).numpy())
+    np.testing.assert_array_equal(model(x).numpy(), layer_by_layer(model, x).numpy())
 
 
 def test_a_lambda_with_a_side_effect_runs_once_per_call():
@@ -335,14 +330,14 @@ def test_predict_with_a_short_last_batch_and_a_model_inside_a_functional_one():
     x = _x(40, 4)
     got = outer.predict(x, batch_size=16, verbose=0)  # batches of 16, 16 and 8
     got_again = outer.predict(x, batch_size=16, verbose=0)
-    want = np.concatenate([outer.layers[-1](_layer_by_layer(inner, x[i:i + 16], False)).numpy()
+    want = np.concatenate([outer.layers[-1](layer_by_layer(inner, x[i:i + 16], False)).numpy()
                            for i in (0, 16, 32)])  # fmt: skip
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got_again, want)
     # and the inner model called eagerly on its own, twice (the second call replayed)
     for _ in range(2):
         np.testing.assert_array_equal(inner(x[:8], training=False).numpy(),
-                                      _layer_by_layer(inner, x[:8], False).numpy())  # fmt: skip
+                                      layer_by_layer(inner, x[:8], False).numpy())  # fmt: skip
 
 
 def test_clone_and_reload_after_replayed_calls_give_the_same_outputs(tmp_path):

@@ -28,7 +28,8 @@ import pytest  # noqa: E402
 import chainrule as cr  # noqa: E402
 from chainrule import keras as ck  # noqa: E402
 from chainrule.keras.layers.layer import Layer  # noqa: E402
-from chainrule.keras.variables import GENERATION  # noqa: E402
+
+from ._direct_calls_util import no_direct_calls, recorded  # noqa: E402
 
 L = ck.layers
 RNG = np.random.default_rng(4242)
@@ -38,20 +39,9 @@ def _x(*shape, dtype="float32"):
     return RNG.normal(size=shape).astype(dtype)
 
 
-def _no_direct_calls(monkeypatch):
-    """The general path: every layer through ``Layer.__call__`` on every call."""
-    from chainrule.keras.models import functional, sequential  # noqa: PLC0415
-
-    for module in (sequential, functional):
-        monkeypatch.setattr(module, "direct_step", lambda *a: None)
-
-
 def _replayed_steps(model):
     """The steps the model would replay now (empty when none are valid)."""
-    records = model._records
-    if records is None or records.generation != GENERATION[0]:
-        return []
-    return [s for steps in records.steps.values() for s in steps if s is not None]
+    return [s for steps in recorded(model).values() for s in steps if s is not None]
 
 
 def _chain(kind, seed):
@@ -167,7 +157,7 @@ def test_a_change_made_during_the_recording_call_is_not_replayed_past(monkeypatc
     results = []
     for direct in (True, False):
         if not direct:
-            _no_direct_calls(monkeypatch)
+            no_direct_calls(monkeypatch)
         model, layers = _armed_model(kind, target_index=0)
         layers[1].armed = True
         model(x)  # the recording call: the regularizer appears after the Dense's __call__
@@ -187,7 +177,7 @@ def test_a_change_made_during_a_replay_reaches_the_later_layers(monkeypatch, kin
     results = []
     for direct in (True, False):
         if not direct:
-            _no_direct_calls(monkeypatch)
+            no_direct_calls(monkeypatch)
         model, layers = _armed_model(kind, target_index=2)
         model(x), model(x)  # recorded, then replayed
         layers[1].armed = True
@@ -205,7 +195,7 @@ def test_training_follows_the_call_has_training_flag_read_by_layer_call(monkeypa
     outs = []
     for direct in (True, False):
         if not direct:
-            _no_direct_calls(monkeypatch)
+            no_direct_calls(monkeypatch)
         ck.utils.set_random_seed(1)
         model = ck.Sequential([ck.Input((8,)), L.Dense(8), L.Dropout(0.5)])
         model(x, training=True), model(x, training=True)
@@ -289,7 +279,7 @@ def test_a_shared_layer_on_two_ranks_with_dict_inputs_and_outputs_matches_keras(
         _assert_same(out, outs[0])
         for k in kout:
             np.testing.assert_allclose(out[k], kout[k], rtol=1e-5, atol=1e-6)
-    _no_direct_calls(monkeypatch)
+    no_direct_calls(monkeypatch)
     model._records = None
     _assert_same(_numpy(model(xs, training=False)), outs[0])
 
@@ -316,7 +306,7 @@ def test_nested_sequential_and_functional_models_equal_the_general_path(monkeypa
     results = []
     for direct in (True, False):
         if not direct:
-            _no_direct_calls(monkeypatch)
+            no_direct_calls(monkeypatch)
         model = _nested(seed=12)
         ck.utils.set_random_seed(3)
         results.append([_outputs_and_grads(model, x, y, training) for _ in range(3)])
@@ -332,7 +322,7 @@ def test_a_layer_shared_by_two_models_follows_changes_made_through_either(monkey
     results = []
     for direct in (True, False):
         if not direct:
-            _no_direct_calls(monkeypatch)
+            no_direct_calls(monkeypatch)
         ck.utils.set_random_seed(14)
         shared = L.Dense(4, activation="relu")
         seq = ck.Sequential([ck.Input((4,)), shared, L.Dense(2)])
@@ -370,7 +360,7 @@ def test_a_subclassed_model_inside_a_model_equals_the_general_path(monkeypatch, 
     results = []
     for direct in (True, False):
         if not direct:
-            _no_direct_calls(monkeypatch)
+            no_direct_calls(monkeypatch)
         ck.utils.set_random_seed(15)
         block = _Block()
         if kind == "sequential":
@@ -438,7 +428,7 @@ def test_a_layer_that_calls_its_own_model_equals_the_general_path(monkeypatch, k
     results = []
     for direct in (True, False):
         if not direct:
-            _no_direct_calls(monkeypatch)
+            no_direct_calls(monkeypatch)
         ck.utils.set_random_seed(17)
         reentrant = _CallsTheModel()
         layers = [L.Dense(4, activation="tanh"), reentrant, L.Dense(4)]
@@ -539,7 +529,7 @@ def test_fit_evaluate_predict_with_dropout_equal_the_general_path_and_reproduce(
     RNG.bit_generator.state = xs_state
     again = _fit_evaluate_predict(seed=30)  # set_random_seed: the same run again
     RNG.bit_generator.state = xs_state
-    _no_direct_calls(monkeypatch)
+    no_direct_calls(monkeypatch)
     general = _fit_evaluate_predict(seed=30)
     assert direct[5] and not general[5]
     for other in (again, general):
