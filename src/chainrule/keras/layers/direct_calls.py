@@ -60,12 +60,9 @@ def replay(step, x, generation):
     model call), or the layer's class now has a ``__call__`` of its own. ``call`` and
     ``_call_has_training`` are read on every replay, as ``__call__`` reads them."""
     layer, training, kind, shape, dtype = step
-    cls = type(layer)
     if (type(x) is not kind or x.shape != shape or x.dtype != dtype
-            or GENERATION[0] != generation or cls.__call__ is not Layer.__call__
-            or cls._counted_call is not Layer._counted_call
-            or cls._call_and_regularize is not Layer._call_and_regularize):  # fmt: skip
-        return MISS  # (_plain_call's test inline: this runs for every layer of every call)
+            or GENERATION[0] != generation or not _plain_call(type(layer))):  # fmt: skip
+        return MISS
     if training is not _ABSENT and layer._call_has_training:
         return layer.call(x, training=training)
     return layer.call(x)
