@@ -192,14 +192,14 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
 
 def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None, axis=-1):
     """The mean of :func:`sparse_categorical_crossentropy` from logits as one node that keeps
-    its softmax's pieces for the gradient, or None to take the general path."""
-    if not from_logits or ignore_class is not None or type(y_pred) is not Tensor \
-            or type(y_true) is not np.ndarray:  # fmt: skip
+    its softmax's pieces for the gradient, or None to take the general path (called on what
+    ``loss._fast_inputs`` accepts)."""
+    if not from_logits or ignore_class is not None:
         return None
     p = y_pred.data
-    if type(axis) is not int or p.ndim < 2 or axis not in (-1, p.ndim - 1):
+    if type(axis) is not int or axis not in (-1, p.ndim - 1):
         return None  # (True and 1.0 equal 1: the general path's _check_axis refuses them)
-    if p.dtype != dtype or p.size == 0 or p.shape[-1] == 1 or not p.flags.c_contiguous:
+    if p.shape[-1] == 1 or not p.flags.c_contiguous:
         return None  # (one class: the general path's rank checks decide)
     t = y_true
     if t.ndim == p.ndim and t.shape[-1] == 1:

@@ -336,7 +336,8 @@ class LossFunctionWrapper(Loss):
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean"):
             fast = _FAST_MEANS.get(getattr(self.fn, "__name__", None))
-            if fast is not None and fast[0] is self.fn:
+            if fast is not None and fast[0] is self.fn and _fast_inputs(y_true, y_pred,
+                                                                         self._dtype):
                 out = fast[1](y_true, y_pred, self._dtype, **self._fn_kwargs)
                 if out is not None:
                     return out
@@ -376,8 +377,20 @@ _FAST_MEANS: dict = {}
 
 
 def register_fast_mean(fn, fast) -> None:
-    """Register ``fast(y_true, y_pred, dtype, **kwargs) -> Tensor | None`` for loss ``fn``."""
+    """Register ``fast(y_true, y_pred, dtype, **kwargs) -> Tensor | None`` for loss ``fn``.
+
+    ``fast`` is only called on what :func:`_fast_inputs` accepts; it returns None for any
+    other case it does not handle."""
     _FAST_MEANS[fn.__name__] = (fn, fast)
+
+
+def _fast_inputs(y_true, y_pred, dtype) -> bool:
+    """What every fast form needs: an array target and a Tensor prediction of the loss's
+    dtype, of rank >= 2, with at least one element."""
+    if type(y_pred) is not Tensor or type(y_true) is not np.ndarray:
+        return False
+    p = y_pred.data
+    return p.dtype == dtype and p.ndim >= 2 and p.size > 0
 
 
 def _true_array(y_true):
