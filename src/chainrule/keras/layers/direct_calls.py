@@ -77,9 +77,6 @@ def input_key(inputs, training):
     if (_SYMBOLIC[0] or not _DEPTH[0]
             or not (training is None or training is True or training is False)):  # fmt: skip
         return None
-    if len(inputs) == 1:  # (a Sequential's case, without the loop)
-        x = inputs[0]
-        return (training, type(x), x.shape, x.dtype) if type(x) in _CONCRETE else None
     key = [training]
     for x in inputs:
         if type(x) not in _CONCRETE:
