@@ -9,7 +9,7 @@ shares its weights; a model can be called as a layer inside another model.
 
 from __future__ import annotations
 
-from ..layers.direct_calls import MISS, CallRecords, direct_step, input_key, replay
+from ..layers.direct_calls import MISS, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor, _flatten, _map
 from ..layers.layer import Layer
 from ..variables import GENERATION
@@ -238,8 +238,6 @@ class Functional(Model):
             )
         return flat
 
-    _records = None  # CallRecords: per input key, each node's direct step or None
-
     def call(self, inputs, training=None, mask=None):
         values = {}
         flat = []
@@ -253,9 +251,7 @@ class Functional(Model):
             flat.append(x)
         # A node whose last call for inputs like these could have been a direct call
         # (layers/direct_calls.py) replays it when its input is again like it was then.
-        records = self._records
-        if records is None:
-            records = self._records = CallRecords()
+        records = self._call_records()
         key = input_key(flat, training)
         steps = records.get(key)
         generation = GENERATION[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ...autodiff.tensor import Tensor
 from ...backend import np
+from ..layers.direct_calls import CallRecords
 from ..layers.layer import Layer
 from ..trainers.trainer import Trainer
 
@@ -78,6 +79,14 @@ class Model(Trainer, Layer):
     (``keras.Input``); subclasses define layers in ``__init__`` and the forward in
     ``call(inputs, training=None)``.
     """
+
+    _records = None  # CallRecords (layers/direct_calls.py), made by the first call
+
+    def _call_records(self):
+        """This model's records of direct layer calls, made on first use."""
+        if self._records is None:
+            self._records = CallRecords()
+        return self._records
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and _functional_args(args, kwargs):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...backend import np
-from ..layers.direct_calls import MISS, CallRecords, direct_step, input_key, replay
+from ..layers.direct_calls import MISS, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic
 from ..variables import GENERATION
@@ -156,16 +156,12 @@ class Sequential(Model):
                 inputs = cast_input(inputs, self._input_layer.dtype)
         return self._run_stack(inputs, training)
 
-    _records = None  # CallRecords: per input key, each layer's direct call
-
     def _run_stack(self, x, training):
         """Each layer on the last one's output. The first call for an input type, shape,
         dtype and ``training`` goes through every layer's ``__call__``; when each layer's
         direct call (``layers/direct_calls.py``) could stand in for it, later calls like it
         run those."""
-        records = self._records
-        if records is None:
-            records = self._records = CallRecords()
+        records = self._call_records()
         key = input_key((x,), training)
         steps = records.get(key)
         generation = GENERATION[0]
