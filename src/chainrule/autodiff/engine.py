@@ -60,6 +60,43 @@ def _cast(pg, dtype, op, i):
     return pg.astype(dtype)
 
 
+def input_grads(op, positions, g, out, args, kwargs):
+    """The gradients of one application of ``op`` for the arguments at ``positions`` (a
+    tuple, in increasing order), given the upstream gradient ``g``: each from the op's rule,
+    summed back to its argument's shape and cast to its dtype.
+
+    ``args`` are the arrays (and plain values) the forward received, ``out`` its result.
+    """
+    every = op.vjp_all
+    if every is not None:
+        every = every(positions, g, out, *args, **kwargs)
+    by_argnum, vjps = op.vjp_argnum, op.vjps
+    result = []
+    for i in positions:
+        if every is not None:
+            pg = every[i]
+        elif by_argnum is not None:
+            pg = by_argnum(i, g, out, *args, **kwargs)
+        else:
+            vjp = vjps[i] if i < len(vjps) else None
+            if vjp is None:
+                raise NotImplementedError(
+                    f"op {op.name!r} has no gradient for argument {i}, which requires grad"
+                )
+            pg = vjp(g, out, *args, **kwargs)
+        pdata = args[i]
+        try:
+            gshape = pg.shape
+        except AttributeError:
+            raise _not_an_array(op, i, pg, pdata) from None
+        if gshape != pdata.shape:
+            pg = unbroadcast(pg, pdata.shape, op.name, i)
+        if pg.dtype != pdata.dtype:
+            pg = _cast(pg, pdata.dtype, op, i)
+        result.append(pg)
+    return result
+
+
 # KEYS. The walk files a tensor's gradient under ``id(t._node)``, or ``id(t)`` for a leaf
 # (``_node is None``). Tensors that share a node (a masked output and the op's own result, see
 # ``keras/layers/rnn/masking.py attach_mask``) are one value: their gradients add up, the
@@ -90,33 +127,10 @@ def _run(root, seed, wanted):
         if collect and k in wanted:
             found[k] = g
         node = t._node
-        op = node.op
-        vjps, by_argnum, every = op.vjps, op.vjp_argnum, op.vjp_all
-        out, args, kwargs = node.out, node.args, node.kwargs
         parents = node.parents
-        if every is not None:
-            every = every(tuple([i for i, _ in parents]), g, out, *args, **kwargs)
-        for i, p in parents:
-            if every is not None:
-                pg = every[i]
-            elif by_argnum is not None:
-                pg = by_argnum(i, g, out, *args, **kwargs)
-            else:
-                vjp = vjps[i] if i < len(vjps) else None
-                if vjp is None:
-                    raise NotImplementedError(
-                        f"op {op.name!r} has no gradient for argument {i}, which requires grad"
-                    )
-                pg = vjp(g, out, *args, **kwargs)
-            pdata = p.data
-            try:
-                gshape = pg.shape
-            except AttributeError:
-                raise _not_an_array(op, i, pg, pdata) from None
-            if gshape != pdata.shape:
-                pg = unbroadcast(pg, pdata.shape, op.name, i)
-            if pg.dtype != pdata.dtype:
-                pg = _cast(pg, pdata.dtype, op, i)
+        pgs = input_grads(node.op, tuple([i for i, _ in parents]), g, node.out, node.args,
+                          node.kwargs)  # fmt: skip
+        for (_, p), pg in zip(parents, pgs):
             pn = p._node
             kp = id(p) if pn is None else id(pn)  # see KEYS
             if kp in grads:  # reached before: already waiting in the heap (or a leaf)
@@ -142,6 +156,16 @@ def _run(root, seed, wanted):
 _ONES = {}  # dtype -> a read-only 0-d array of 1: the seed of every scalar loss
 
 
+def scalar_seed(dtype):
+    """The upstream gradient of a scalar loss of ``dtype``: one shared read-only 0-d 1 (a
+    result that is the seed itself gets copied before it is handed out)."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = np.ones((), dtype)
+        one.flags.writeable = False
+    return one
+
+
 def _seed(root, grad_output):
     if not isinstance(root, Tensor):
         raise TypeError(f"expected a Tensor output, received {type(root).__name__}")
@@ -158,12 +182,8 @@ def _seed(root, grad_output):
             )
         d = root.data
         if type(d) is np.ndarray:  # np.ones_like costs ~3 us of wrappers, on every step
-            if d.ndim == 0:  # a scalar loss: one shared read-only 1 per dtype
-                one = _ONES.get(d.dtype)
-                if one is None:
-                    one = _ONES[d.dtype] = np.ones((), d.dtype)
-                    one.flags.writeable = False  # results that are the seed get copied
-                return one
+            if d.ndim == 0:
+                return scalar_seed(d.dtype)
             return np.ones(d.shape, d.dtype)
         return np.ones_like(d)  # CuPy arrays: dispatched to CuPy
     g = as_array(grad_output, root.dtype)
@@ -217,6 +237,24 @@ def backward(root: Tensor, grad_output=None) -> None:
             t.grad = np.asarray(total) if isinstance(total, np.generic) else total
 
 
+def owned_results(inputs, keys, found, seed):
+    """``grad``'s result for one seed: the gradient in ``found`` under each input's key (see
+    KEYS), zeros where there is none, each array the caller's own (``_private``)."""
+    held = {id(seed)}  # its own owner (for a scalar loss, a shared read-only 1)
+    result = []
+    for t, k in zip(inputs, keys):
+        g = found.get(k)
+        if g is None:
+            g = np.zeros_like(t.data)
+        elif (type(g) is np.ndarray and g.base is None and id(g) not in held
+              and g.flags.writeable):  # fmt: skip
+            held.add(id(g))  # NOTE: _private's common case inline: a fresh array of its own
+        else:
+            g = _private(g, held)
+        result.append(g)
+    return result
+
+
 def grad(outputs, inputs, grad_outputs=None):
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
 
@@ -256,19 +294,7 @@ def grad(outputs, inputs, grad_outputs=None):
         # NOTE: the training step's case (one scalar loss), without the multi-output merging
         seed = _seed(outputs, None)
         found = _run(outputs, seed, set(keys))[1]
-        held = {id(seed)}  # its own owner (for a scalar loss, a shared read-only 1)
-        result = []
-        for t, k in zip(inputs, keys):
-            g = found.get(k)
-            if g is None:
-                g = np.zeros_like(t.data)
-            elif (type(g) is np.ndarray and g.base is None and id(g) not in held
-                  and g.flags.writeable):  # fmt: skip
-                held.add(id(g))  # NOTE: _private's common case inline: a fresh array of its own
-            else:
-                g = _private(g, held)
-            result.append(g)
-        return result
+        return owned_results(inputs, keys, found, seed)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)

@@ -7,6 +7,7 @@ import math
 
 from ... import ops
 from ...backend import np, rng
+from .direct_calls import array_form
 from .input_spec import InputSpec
 from .layer import Layer
 
@@ -100,6 +101,15 @@ class Dense(Layer):
             return ops.dense(inputs, self.kernel, bias, activation="relu")
         out = ops.dense(inputs, self.kernel, bias)
         return out if act is self._linear else act(out)
+
+    @array_form(call)
+    def _array_ops(self, x):
+        act = self.activation
+        if act is not self._relu and act is not self._linear:
+            return None
+        bias = self.bias if self.bias is not None else self._zero_bias
+        kwargs = {"activation": "relu"} if act is self._relu else {}
+        return ((ops.dense, (x, self.kernel, bias), kwargs),)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -201,6 +211,12 @@ class Flatten(Layer):
         if self.data_format == "channels_first" and inputs.ndim > 2:
             inputs = ops.transpose(inputs, (0, *range(2, inputs.ndim), 1))
         return ops.reshape(inputs, (inputs.shape[0], -1) if inputs.ndim > 1 else (-1, 1))
+
+    @array_form(call)
+    def _array_ops(self, x):
+        if self.data_format == "channels_first" and x.ndim > 2:
+            return None
+        return ((ops.reshape, (x, (x.shape[0], -1) if x.ndim > 1 else (-1, 1)), {}),)
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]

@@ -27,7 +27,7 @@ from ..variables import GENERATION
 from .layer import _CONCRETE, Layer
 from .layer_losses import _DEPTH, _SYMBOLIC
 
-__all__ = ["direct_step", "replay", "MISS", "input_key", "CallRecords"]
+__all__ = ["direct_step", "replay", "MISS", "input_key", "record_key", "CallRecords", "array_form"]
 
 MISS = object()  # what `replay` returns when the layer must go through __call__
 _ABSENT = object()  # a step whose call was given no `training`
@@ -74,8 +74,15 @@ def input_key(inputs, training):
     plain array or Tensor, a ``training`` that is not None, True or False, or a model's
     ``call`` run directly rather than through ``__call__`` (call depth 0: each layer's
     ``__call__`` is then a top-level call that clears its loss terms first)."""
-    if (_SYMBOLIC[0] or not _DEPTH[0]
-            or not (training is None or training is True or training is False)):  # fmt: skip
+    if _SYMBOLIC[0] or not _DEPTH[0]:
+        return None
+    return record_key(inputs, training)
+
+
+def record_key(inputs, training):
+    """The key of ``inputs`` and ``training`` (see :func:`input_key`) whatever the call's
+    context, or None for inputs or a ``training`` that cannot be replayed."""
+    if not (training is None or training is True or training is False):
         return None
     key = [training]
     for x in inputs:
@@ -83,6 +90,21 @@ def input_key(inputs, training):
             return None
         key.extend((type(x), x.shape, x.dtype))
     return tuple(key)
+
+
+def array_form(call):
+    """Mark a layer method as the array form of its class's ``call``: ``method(x)`` returns the
+    primitives ``call(x)`` applies, as a tuple of ``(primitive, args, kwargs)`` in order, each
+    taking the previous one's result (``x`` itself in the first one's ``args``), or None when
+    ``call`` would do anything else for this layer as it is now (an activation that is not a
+    single primitive, a mask, randomness). Fit's array step (``trainers/array_step.py``) runs
+    them on arrays as long as the layer's class keeps that ``call``: change the two together."""
+
+    def mark(method):
+        method.mirrors = call
+        return method
+
+    return mark
 
 
 class CallRecords:

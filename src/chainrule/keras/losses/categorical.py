@@ -192,8 +192,8 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
 
 def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None, axis=-1):
     """The mean of :func:`sparse_categorical_crossentropy` from logits as one node that keeps
-    its softmax's pieces for the gradient, or None to take the general path (called on what
-    ``loss._fast_inputs`` accepts)."""
+    its softmax's pieces for the gradient (``register_fast_mean``), or None to take the
+    general path (called on what ``loss._fast_inputs`` accepts)."""
     if not from_logits or ignore_class is not None:
         return None
     p = y_pred.data
@@ -207,7 +207,7 @@ def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None
     if t.shape != p.shape[:-1]:
         return None
     labels, _ = _sparse_labels(t, p.shape[-1], None)
-    return sparse_cce_logits_mean(labels, y_pred, saved=[])
+    return sparse_cce_logits_mean, (labels, y_pred), {"saved": []}
 
 
 register_fast_mean(sparse_categorical_crossentropy, _sparse_cce_fast)

@@ -334,14 +334,22 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
-        if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean"):
-            fast = _FAST_MEANS.get(getattr(self.fn, "__name__", None))
-            if fast is not None and fast[0] is self.fn and _fast_inputs(y_true, y_pred,
-                                                                         self._dtype):
-                out = fast[1](y_true, y_pred, self._dtype, **self._fn_kwargs)
-                if out is not None:
-                    return out
+        spec = self._fast_mean(y_true, y_pred, sample_weight)
+        if spec is not None:
+            op, args, kwargs = spec
+            return op(*args, **kwargs)
         return super().__call__(y_true, y_pred, sample_weight)
+
+    def _fast_mean(self, y_true, y_pred, sample_weight):
+        """The one-node form of this loss for these inputs (see ``register_fast_mean``):
+        ``(primitive, args, kwargs)`` whose call is the loss, or None for the general path."""
+        if sample_weight is not None or self.reduction not in ("sum_over_batch_size", "mean"):
+            return None
+        fast = _FAST_MEANS.get(getattr(self.fn, "__name__", None))
+        if fast is None or fast[0] is not self.fn or not _fast_inputs(y_true, y_pred,
+                                                                      self._dtype):  # fmt: skip
+            return None
+        return fast[1](y_true, y_pred, self._dtype, **self._fn_kwargs)
 
     def call(self, y_true, y_pred):
         y_true, y_pred = squeeze_or_expand_to_same_rank(_true_array(y_true), y_pred)
@@ -377,10 +385,12 @@ _FAST_MEANS: dict = {}
 
 
 def register_fast_mean(fn, fast) -> None:
-    """Register ``fast(y_true, y_pred, dtype, **kwargs) -> Tensor | None`` for loss ``fn``.
+    """Register ``fast(y_true, y_pred, dtype, **kwargs)`` for loss ``fn``.
 
-    ``fast`` is only called on what :func:`_fast_inputs` accepts; it returns None for any
-    other case it does not handle."""
+    ``fast`` is only called on what :func:`_fast_inputs` accepts. It returns
+    ``(primitive, args, kwargs)``, whose call ``primitive(*args, **kwargs)`` is the loss (a
+    primitive with no other effect, so fit's array step may run its forward and gradient rule
+    on arrays: ``trainers/array_step.py``), or None for any case it does not handle."""
     _FAST_MEANS[fn.__name__] = (fn, fast)
 
 

@@ -55,8 +55,8 @@ def mean_squared_error(y_true, y_pred) -> Tensor:
 
 
 def _mse_fast(y_true, y_pred, dtype):
-    """The mean of :func:`mean_squared_error` as one node, or None to take the general path
-    (called on what ``loss._fast_inputs`` accepts)."""
+    """The mean of :func:`mean_squared_error` as one node (``register_fast_mean``), or None
+    to take the general path (called on what ``loss._fast_inputs`` accepts)."""
     p, t = y_pred.data, y_true
     if t.dtype.kind not in "biuf":
         return None
@@ -64,7 +64,7 @@ def _mse_fast(y_true, y_pred, dtype):
         t = t[:, None]  # (N,) against (N, 1): expanded, as squeeze_or_expand_to_same_rank does
     if t.shape != p.shape:
         return None
-    return mse_mean(t if t.dtype == dtype else t.astype(dtype), y_pred, saved=[])
+    return mse_mean, (t if t.dtype == dtype else t.astype(dtype), y_pred), {"saved": []}
 
 
 register_fast_mean(mean_squared_error, _mse_fast)

@@ -6,6 +6,7 @@ from ...backend import np
 from ..layers.direct_calls import MISS, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic
+from ..trainers import array_step
 from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
 
@@ -140,6 +141,11 @@ class Sequential(Model):
     _rank_ok = None  # (input batch_shape, data shapes found to need no adjustment)
 
     def call(self, inputs, training=None, mask=None):
+        return self._run_stack(self._checked_input(inputs), training)
+
+    def _checked_input(self, inputs):
+        """``inputs`` with the input layer's rank (``adjust_input_rank``) and, when they are
+        not floats, its dtype."""
         if self._input_layer is not None:
             ref = self._input_layer.batch_shape
             shape = getattr(inputs, "shape", None)
@@ -154,7 +160,7 @@ class Sequential(Model):
                 inputs = adjusted
             if getattr(inputs, "dtype", _FLOAT).kind != "f":  # bool/int data: cast once
                 inputs = cast_input(inputs, self._input_layer.dtype)
-        return self._run_stack(inputs, training)
+        return inputs
 
     def _run_stack(self, x, training):
         """Each layer on the last one's output. The first call for an input type, shape,
@@ -207,3 +213,11 @@ class Sequential(Model):
         from ..saving.model_config import sequential_from_config  # noqa: PLC0415
 
         return sequential_from_config(cls, config, custom_objects)
+
+
+# what fit's array step stands in for (trainers/array_step.py), as defined here: a model whose
+# class or instance has another of these methods trains through them
+array_step.STANDS_IN_FOR.update(
+    (name, getattr(Sequential, name))
+    for name in ("__call__", "_counted_call", "call", "_run_stack", "compute_loss")
+)

@@ -17,6 +17,7 @@ from ...autodiff.grad_mode import no_grad
 from ...autodiff.tensor import Tensor
 from ...backend import np
 from . import data_adapter as da
+from .array_step import run as _array_step
 from .compile_utils import CompileLoss, CompileMetrics, LossTracker
 from .trainer_utils import (
     _aggregate_loss,
@@ -71,6 +72,9 @@ class Trainer:
         from .. import optimizers  # noqa: PLC0415
 
         self.optimizer = optimizers.get(optimizer)
+        # fit's array step (array_step.py) is what chainrule compiles a step to: off when
+        # the step must run eagerly
+        self._array_steps = not run_eagerly and jit_compile is not False
         for ident in da.tree_flatten(loss):  # validate names now, not on the first batch
             if isinstance(ident, str) and ident not in ("crossentropy", "ce"):
                 losses_mod.get(ident)
@@ -170,6 +174,8 @@ class Trainer:
         x, y, sample_weight = da.unpack(data)
         # reread before the forward if a callback changed the model
         cache = self._live_fit_cache()
+        if cache is not None and cache.array and _array_step(self, cache, x, y, sample_weight):
+            return None
         if cache is None or not cache.lossless:
             self._clear_losses()  # Sequential's __call__ does not clear its own add_loss terms
         y_pred = self(x, training=True)

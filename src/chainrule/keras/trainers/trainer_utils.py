@@ -8,6 +8,7 @@ import numbers
 
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
+from . import array_step
 from . import data_adapter as da
 
 
@@ -95,8 +96,9 @@ class _FitCache:
     instead of walking the layers on every step, and read again when :meth:`stale` says the
     layer tree or the optimizer changed (``keras.variables.GENERATION``)."""
 
-    __slots__ = ("model", "trainable", "constrained", "loss_layers", "regs", "plain", "lossless",
-                 "optimizer", "_apply", "generation", "_gen")  # fmt: skip
+    __slots__ = ("model", "trainable", "keys", "constrained", "loss_layers", "regs", "plain",
+                 "lossless", "optimizer", "_apply", "generation", "_gen", "array",
+                 "array_plans")  # fmt: skip
 
     def __init__(self, model):
         from ..layers import layer as layer_module  # noqa: PLC0415 - layers import this module
@@ -120,6 +122,11 @@ class _FitCache:
         index = getattr(self.optimizer, "_index", None) or {}
         known = all(id(v) in index for v in self.trainable)  # else apply() raises, naming it
         self._apply = getattr(self.optimizer, "_apply_from_fit", None) if known else None
+        # fit's array step (array_step.py): whether the model may take it, the trainable
+        # variables' keys in the gradients it finds, and its plans per kind of batch
+        self.array = array_step.eligible(model)
+        self.keys = [id(v) for v in self.trainable]
+        self.array_plans = {}
 
     def stale(self, model) -> bool:
         """True when a step must not use this cache: the layer tree or a ``trainable`` flag

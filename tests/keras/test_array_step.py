@@ -1,0 +1,242 @@
+"""Fit's array step (``keras/trainers/array_step.py``): the same numbers as the ordinary step,
+bit for bit, and the ordinary step wherever the array step does not apply.
+
+The reference is the ordinary step on the same model, data and initial weights: ``compile(...,
+jit_compile=False)`` turns the array step off. (The ordinary step is itself checked against
+Keras 3 and torch elsewhere: ``test_fit_parity.py``.)
+"""
+
+import numpy as np
+import pytest
+
+from chainrule import keras
+from chainrule.keras.trainers import array_step, trainer
+
+RNG = np.random.default_rng(7)
+X = RNG.standard_normal((50, 6)).astype("float32")
+Y_REG = RNG.standard_normal((50,)).astype("float32")
+Y_CLS = RNG.integers(0, 4, 50)
+SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+@pytest.fixture
+def taken(monkeypatch):
+    """Counts of the steps fit ran as array steps ([0]) and as ordinary ones ([1])."""
+    counts = [0, 0]
+    run = array_step.run
+
+    def counting(*args):
+        done = run(*args)
+        counts[0 if done else 1] += 1
+        return done
+
+    monkeypatch.setattr(trainer, "_array_step", counting)
+    return counts
+
+
+def mlp(out=4, activation="relu", *, extra=()):
+    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation=activation),
+                             *extra, keras.layers.Dense(out)])  # fmt: skip
+
+
+def both(build, compile_kwargs, x, y, *, before_fit=None, **fit_kwargs):
+    """Fit two copies of ``build()`` (same initial weights): with the array step, then with
+    ``jit_compile=False``. Returns ``(weights, losses)`` of each."""
+    results = []
+    init = None
+    for jit in ("auto", False):
+        keras.utils.set_random_seed(3)
+        model = build()
+        kwargs = dict(compile_kwargs)
+        if isinstance(kwargs["optimizer"], tuple):  # a fresh optimizer for each model
+            name, *args = kwargs["optimizer"]
+            kwargs["optimizer"] = getattr(keras.optimizers, name)(*args)
+        model.compile(jit_compile=jit, **kwargs)
+        if init is None:
+            init = model.get_weights()
+        model.set_weights(init)
+        if before_fit is not None:
+            before_fit(model)
+        hist = model.fit(x, y, verbose=0, **fit_kwargs)
+        results.append((model.get_weights(), hist.history))
+    return results
+
+
+def assert_same(results):
+    (w1, h1), (w2, h2) = results
+    assert len(w1) == len(w2)
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
+    assert h1 == h2
+
+
+CONFIGS = {
+    "seed": (lambda: keras.Sequential([keras.layers.Dense(1, input_shape=(1,))]),
+             {"optimizer": "sgd", "loss": "mse"}, np.linspace(-1, 1, 40).reshape(-1, 1),
+             2 * np.linspace(-1, 1, 40) + 0.5),  # float64 data, as the seed program
+    "mlp_sparse_logits": (mlp, {"optimizer": "adam", "loss": SPARSE_LOGITS,
+                                "metrics": ["accuracy"]}, X, Y_CLS),
+    "mlp_mse_linear": (lambda: mlp(1, None), {"optimizer": ("SGD", 0.05, 0.9),
+                                              "loss": "mean_squared_error"}, X, Y_REG[:, None]),
+    "flatten_first": (lambda: keras.Sequential([keras.Input((2, 3)), keras.layers.Flatten(),
+                                                keras.layers.Dense(4)]),
+                      {"optimizer": "rmsprop", "loss": "mse", "metrics": ["mae"]},
+                      X.reshape(50, 2, 3), RNG.standard_normal((50, 4))),
+    "no_bias": (lambda: keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, use_bias=False,
+                                                                               activation="relu"),
+                                          keras.layers.Dense(2, use_bias=False)]),
+                {"optimizer": "adamw", "loss": "mse"}, X, RNG.standard_normal((50, 2))),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_the_array_step_trains_bit_for_bit_as_the_ordinary_step(name, taken):
+    build, compile_kwargs, x, y = CONFIGS[name]
+    results = both(build, compile_kwargs, x, y, epochs=3, batch_size=16)
+    assert_same(results)
+    # the first batch of each size is an ordinary step (it records the layers' direct
+    # calls), every later one an array step; the second fit (jit_compile=False) never asks
+    sizes = {min(16, len(x) - i) for i in range(0, len(x), 16)}
+    assert taken == [3 * -(-len(x) // 16) - len(sizes), len(sizes)]
+
+
+def test_validation_and_evaluate_after_array_steps_match(taken):
+    build, compile_kwargs, x, y = CONFIGS["mlp_sparse_logits"]
+    results = both(build, compile_kwargs, x, y, epochs=2, batch_size=10, validation_split=0.2,
+                   shuffle=False)  # fmt: skip
+    assert_same(results)
+    assert taken[0] > 0
+
+
+def test_a_frozen_layer_gets_no_update(taken):
+    def freeze(model):
+        model.layers[0].trainable = False
+
+    results = both(mlp, {"optimizer": "adam", "loss": "mse"}, X, RNG.standard_normal((50, 4)),
+                   before_fit=freeze, epochs=2, batch_size=16)  # fmt: skip
+    assert_same(results)
+    assert taken[0] > 0
+
+
+class _SetActivation(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            self.model.layers[0].activation = keras.activations.get("linear")
+        if epoch == 1:
+            self.model.layers[0].activation = keras.activations.get("tanh")
+
+
+def test_an_activation_changed_during_fit_is_used_at_the_next_step(taken):
+    # relu -> linear keeps the array step (both have an array form); tanh has none: from
+    # then on the ordinary step runs
+    results = both(mlp, {"optimizer": "sgd", "loss": "mse"}, X, RNG.standard_normal((50, 4)),
+                   epochs=3, batch_size=16, callbacks=[_SetActivation()])  # fmt: skip
+    assert_same(results)
+    assert taken[0] > 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["sample_weight", "class_weight", "dropout", "sigmoid", "regularizer", "activity",
+     "run_eagerly", "subclass_call", "instance_call", "sequential_call", "loss_weights",
+     "no_fast_loss", "two_outputs_of_a_loss_fn"],
+)  # fmt: skip
+def test_the_ordinary_step_runs_where_the_array_step_does_not_apply(case, taken, monkeypatch):
+    compile_kwargs = {"optimizer": "sgd", "loss": "mse"}
+    fit_kwargs = {"epochs": 2, "batch_size": 16}
+    build = mlp
+    before_fit = None
+    y = RNG.standard_normal((50, 4))
+    if case == "sample_weight":
+        fit_kwargs["sample_weight"] = RNG.random(50)
+    elif case == "class_weight":
+        compile_kwargs["loss"] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        y = Y_CLS
+        fit_kwargs["class_weight"] = {0: 2.0}
+    elif case == "dropout":
+        build = lambda: mlp(extra=[keras.layers.Dropout(0.5, seed=1)])  # noqa: E731
+    elif case == "sigmoid":
+        build = lambda: mlp(activation="sigmoid")  # noqa: E731
+    elif case == "regularizer":
+        build = lambda: keras.Sequential([keras.Input((6,)), keras.layers.Dense(  # noqa: E731
+            4, kernel_regularizer="l2")])
+    elif case == "activity":
+        build = lambda: keras.Sequential([keras.Input((6,)), keras.layers.Dense(  # noqa: E731
+            4, activity_regularizer="l1")])
+    elif case == "run_eagerly":
+        compile_kwargs["run_eagerly"] = True
+    elif case == "subclass_call":
+        class Doubling(keras.layers.Dense):
+            def call(self, inputs):
+                return super().call(inputs) * 2.0
+
+        build = lambda: keras.Sequential([keras.Input((6,)), Doubling(4)])  # noqa: E731
+    elif case == "instance_call":
+        def patch(model):
+            layer = model.layers[-1]
+            layer.call = lambda inputs, _c=layer.call: _c(inputs) * 2.0
+
+        before_fit = patch
+    elif case == "sequential_call":
+        class Halving(keras.Sequential):
+            def call(self, inputs, training=None, mask=None):
+                return super().call(inputs, training=training) * 0.5
+
+        build = lambda: Halving([keras.Input((6,)), keras.layers.Dense(4)])  # noqa: E731
+    elif case == "loss_weights":
+        compile_kwargs["loss_weights"] = 0.5
+    elif case == "no_fast_loss":
+        compile_kwargs["loss"] = "mae"
+    elif case == "two_outputs_of_a_loss_fn":
+        compile_kwargs["loss"] = keras.losses.MeanSquaredError(reduction="sum")
+    assert_same(both(build, compile_kwargs, X, y, before_fit=before_fit, **fit_kwargs))
+    assert taken[0] == 0, case
+
+
+def test_a_label_out_of_range_raises_as_the_ordinary_step_does(taken):
+    model = mlp()
+    model.compile(optimizer="sgd",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+    model.fit(X, Y_CLS, epochs=1, batch_size=10, verbose=0)
+    assert taken[0] > 0
+    bad = Y_CLS.copy()
+    bad[3] = 9
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="label 9 is out of range") as info:
+        model.fit(X, bad, epochs=1, batch_size=10, verbose=0, shuffle=False)
+    keras.utils.set_random_seed(0)
+    reference = mlp()
+    reference.compile(optimizer="sgd", jit_compile=False, loss=SPARSE_LOGITS)
+    reference.set_weights(before)
+    with pytest.raises(ValueError) as expected:
+        reference.fit(X, bad, epochs=1, batch_size=10, verbose=0, shuffle=False)
+    assert str(info.value) == str(expected.value)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # the bad batch is the first: nothing was applied
+
+
+def test_a_class_patched_before_fit_is_called(taken, monkeypatch):
+    calls = []
+    original = keras.layers.Dense.call
+
+    def spy(self, inputs):
+        calls.append(1)
+        return original(self, inputs)
+
+    monkeypatch.setattr(keras.layers.Dense, "call", spy)
+    model = mlp()
+    model.compile(optimizer="sgd", loss="mse")
+    calls.clear()
+    model.fit(X, RNG.standard_normal((50, 4)), epochs=2, batch_size=16, verbose=0)
+    assert taken[0] == 0
+    assert len(calls) == 2 * 8  # two Dense layers, 4 batches, 2 epochs
+
+
+def test_fit_under_no_grad_raises_as_the_ordinary_step(taken):
+    from chainrule import no_grad
+
+    model = mlp()
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(X, RNG.standard_normal((50, 4)), epochs=1, batch_size=16, verbose=0)
+    with no_grad(), pytest.raises(RuntimeError, match="does not require grad"):
+        model.fit(X, RNG.standard_normal((50, 4)), epochs=1, batch_size=16, verbose=0)
