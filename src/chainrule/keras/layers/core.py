@@ -20,6 +20,15 @@ def _positive_int(name, value):
     return int(value)
 
 
+def _no_lora(layer, lora_rank):
+    """Refuse ``lora_rank`` (Keras's LoRA, not built yet) rather than ignore it."""
+    if lora_rank is not None:
+        raise NotImplementedError(
+            f"{layer}(lora_rank=...) (LoRA) is not supported yet, received "
+            f"lora_rank={lora_rank!r}; use lora_rank=None"
+        )
+
+
 def _ser(module_name, obj):
     from .. import activations, constraints, initializers, regularizers  # noqa: PLC0415
 
@@ -57,6 +66,7 @@ class Dense(Layer):
 
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _positive_int("units", units)
+        _no_lora("Dense", lora_rank)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...autodiff.primitive import defvjp, primitive
 from ...backend import np
-from .core import _ser
+from .core import _no_lora, _ser
 from .layer import Layer
 from .rnn.masking import as_array, attach_mask
 
@@ -79,6 +79,7 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = _positive_int("input_dim", input_dim)
         self.output_dim = _positive_int("output_dim", output_dim)
+        _no_lora("Embedding", lora_rank)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
