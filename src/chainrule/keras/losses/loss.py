@@ -343,8 +343,9 @@ class LossFunctionWrapper(Loss):
     def _fast_mean(self, y_true, y_pred, sample_weight):
         """The one-node form of this loss for these inputs (see ``register_fast_mean``):
         ``(primitive, args, kwargs)`` whose call is the loss, or None for the general path."""
-        if sample_weight is not None or self.reduction not in ("sum_over_batch_size", "mean"):
-            return None
+        if (sample_weight is not None or self.reduction not in ("sum_over_batch_size", "mean")
+                or type(self).call is not LossFunctionWrapper.call or "call" in vars(self)):
+            return None  # (a subclass's or the object's own `call` is what Keras runs)
         fast = _FAST_MEANS.get(getattr(self.fn, "__name__", None))
         if fast is None or fast[0] is not self.fn or not _fast_inputs(y_true, y_pred,
                                                                       self._dtype):  # fmt: skip
