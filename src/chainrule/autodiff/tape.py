@@ -48,14 +48,16 @@ class ArrayTape:
 
         ``slot`` stands for the chain's current array ``x`` in ``args`` (found by identity; it
         may be ``x`` itself); ``x`` requires grad when ``x_grad`` is true. A Tensor argument is
-        read as its array and requires grad as the Tensor does; anything else is passed as it
-        is.
+        read as its array and requires grad as the Tensor does (it must be a leaf: no graph
+        node); anything else is passed as it is.
 
         Returns:
             ``(out, requires_grad)``: the forward's array, and whether it depends on
             something that requires grad (then its application is recorded).
 
         Raises:
+            TypeError: for a Tensor argument with a graph behind it (its gradient would have
+                to flow on through the graph).
             NotImplementedError: if the result requires grad and the op has no gradient rule
                 (as ``@primitive``).
         """
@@ -68,6 +70,11 @@ class ArrayTape:
                 if x_grad:
                     positions.append(i)
             elif isinstance(a, Tensor):
+                if a._node is not None:
+                    raise TypeError(
+                        f"argument {i} of {op.name!r} is a Tensor computed by graph ops; an "
+                        "ArrayTape takes leaf Tensors only (it files gradients by leaf)"
+                    )
                 raw.append(a.data)
                 if a.requires_grad:
                     positions.append(i)

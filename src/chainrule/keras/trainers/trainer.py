@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 from ...autodiff.engine import grad as _grad
 from ...autodiff.grad_mode import STATE as _GRAD_STATE
@@ -49,6 +50,8 @@ class Trainer:
         self._compile_metrics = None
         self._loss_tracker = LossTracker("loss")
         self._compile_config = None
+        self.run_eagerly = False
+        self.jit_compile = True
 
     # -- compile --------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -72,9 +75,16 @@ class Trainer:
         from .. import optimizers  # noqa: PLC0415
 
         self.optimizer = optimizers.get(optimizer)
-        # fit's array step (array_step.py) is what chainrule compiles a step to: off when
-        # the step must run eagerly
-        self._array_steps = not run_eagerly and jit_compile is not False
+        # as Keras: "auto" compiles unless run_eagerly; both stay settable attributes. What
+        # chainrule compiles a step to is fit's array step (array_step.py).
+        if jit_compile == "auto":
+            jit_compile = not run_eagerly
+        if jit_compile and run_eagerly:
+            warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
+                          "Disabling `jit_compile`.", stacklevel=2)  # fmt: skip
+            jit_compile = False
+        self.jit_compile = bool(jit_compile)
+        self.run_eagerly = bool(run_eagerly)
         for ident in da.tree_flatten(loss):  # validate names now, not on the first batch
             if isinstance(ident, str) and ident not in ("crossentropy", "ce"):
                 losses_mod.get(ident)
