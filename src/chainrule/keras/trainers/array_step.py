@@ -36,12 +36,15 @@ every step too.
 
 from __future__ import annotations
 
+from operator import is_
+
 from ...autodiff.engine import owned_results, scalar_seed
 from ...autodiff.grad_mode import STATE as _GRAD_STATE
 from ...autodiff.tape import ArrayTape
 from ...autodiff.tensor import Tensor
 from ...backend import np
-from ..layers.direct_calls import _plain_call, record_key
+from ..layers.direct_calls import record_key
+from ..layers.layer import Layer
 from ..losses.loss import LossFunctionWrapper
 from .compile_utils import CompileLoss
 
@@ -73,21 +76,19 @@ def run(model, cache, x, y, sample_weight) -> bool:
     kind = (x.shape, x.dtype, y.shape, y.dtype)
     plan = cache.array_plans.get(kind)
     if plan is None:
-        plan = _plan(model, cache, x, y)
+        plan = _Plan.make(model, cache, x)
         if plan is None:
             return False  # not yet: the ordinary step records the layers' direct calls
         cache.array_plans[kind] = plan
-    if (not plan or model._compile_loss is not plan[0] or not _GRAD_STATE.enabled
-            or model.optimizer.loss_scale_factor is not None
-            or not _kept(model, plan)):  # fmt: skip
+    if (not plan or model._compile_loss is not plan.compiled or not _GRAD_STATE.enabled
+            or model.optimizer.loss_scale_factor is not None or not plan.kept()):  # fmt: skip
         return False
-    _, loss_fn, layers, as_is = plan
     tape = ArrayTape()
     h, h_grad = x, False
     try:
-        if not as_is:
+        if not plan.as_is:
             h = model._checked_input(x)
-        for layer, form in layers:
+        for layer, form in plan.layers:
             specs = form(layer, h)
             if specs is None:
                 cache.array_plans[kind] = False
@@ -96,7 +97,7 @@ def run(model, cache, x, y, sample_weight) -> bool:
             for primitive, args, kwargs in specs:
                 h, h_grad = tape.apply(primitive, args, kwargs, slot, h, h_grad)
         y_pred = Tensor._wrap(h, h_grad)
-        spec = loss_fn._fast_mean(y, y_pred, None)
+        spec = plan.loss_fn._fast_mean(y, y_pred, None)
         if spec is None:
             cache.array_plans[kind] = False
             return False
@@ -116,54 +117,66 @@ def run(model, cache, x, y, sample_weight) -> bool:
     return True
 
 
-def _kept(model, plan) -> bool:
-    """Whether every method the ordinary step would run in place of the array step's work is
-    still the one the plan was made for: the model's (``STANDS_IN_FOR``), the compiled loss's,
-    the loss's, and each layer's ``call`` (the one its array form mirrors) and ``__call__``
-    (``direct_calls._plain_call``), on the class and not set on the object. Checked on every
-    step, as the ordinary step looks them up on every call."""
-    cls, own = type(model), vars(model)
-    for name, fn in STANDS_IN_FOR.items():
-        if getattr(cls, name) is not fn or name in own:
-            return False
-    compiled, loss_fn, layers, _ = plan
-    loss_cls = type(loss_fn)
-    if (type(compiled).__call__ is not _COMPILE_LOSS_CALL or loss_cls.__call__ is not _LOSS_CALL
-            or loss_cls._fast_mean is not _FAST_MEAN or "_fast_mean" in vars(loss_fn)):  # fmt: skip
-        return False
-    for layer, form in layers:
-        kind, own = type(layer), vars(layer)
-        if (kind.call is not form.mirrors or kind._array_ops is not form or "call" in own
-                or "_array_ops" in own or not _plain_call(kind)):  # fmt: skip
-            return False
-    return True
+class _Plan:
+    """What every array step on batches of one kind (the shapes and dtypes of ``x`` and
+    ``y``) reuses within a fit; the fit cache, and its plans, are made again when
+    ``GENERATION`` moves."""
 
+    __slots__ = ("compiled", "loss_fn", "layers", "as_is", "_owners", "_names", "_methods",
+                 "_dicts", "_keys")  # fmt: skip
 
-def _plan(model, cache, x, y):
-    """What every array step on ``x`` and ``y`` of these shapes and dtypes reuses within a
-    fit (the fit cache, and these plans, are made again when ``GENERATION`` moves):
-    ``(compiled loss, its loss, ((layer, array form), ...), whether x needs no rank or dtype
-    adjustment)``; False when such steps must be ordinary ones; None when the model has
-    not yet made a direct call on such inputs (records, ``layers/direct_calls.py``).
-    """
-    compiled = model._compile_loss
-    built = None if compiled is None else compiled._built
-    if built is None:
-        return None
-    if (not cache.lossless or not cache.trainable or len(built) != 1 or built[0][1] != 1.0
-            or not isinstance(built[0][0], LossFunctionWrapper)):  # fmt: skip
-        return False
-    try:
-        checked = model._checked_input(x)
-    except Exception:  # noqa: BLE001 - the ordinary step raises it, in context
-        return False
-    steps = model._call_records().get(record_key((checked,), True))
-    if steps is None:
-        return None
-    layers = []
-    for layer, *_ in steps:
-        form = getattr(type(layer), "_array_ops", None)
-        if form is None:
+    @classmethod
+    def make(cls, model, cache, x):
+        """The plan for batches like ``x``; False when their steps must be ordinary ones;
+        None when the model has not yet made a direct call on such inputs (the records of
+        ``layers/direct_calls.py``)."""
+        compiled = model._compile_loss
+        built = None if compiled is None else compiled._built
+        if built is None:
+            return None
+        if (not cache.lossless or not cache.trainable or len(built) != 1
+                or built[0][1] != 1.0
+                or not isinstance(built[0][0], LossFunctionWrapper)):  # fmt: skip
             return False
-        layers.append((layer, form))
-    return compiled, built[0][0], tuple(layers), checked is x
+        try:
+            checked = model._checked_input(x)
+        except Exception:  # noqa: BLE001 - the ordinary step raises it, in context
+            return False
+        steps = model._call_records().get(record_key((checked,), True))
+        if steps is None:
+            return None
+        plan = cls()
+        plan.compiled, plan.loss_fn, plan.as_is = compiled, built[0][0], checked is x
+        layers = []
+        # (object, method name, chainrule's own method) for every method the ordinary step
+        # would look up in place of the array step's work: on the object's class, and not
+        # set on the object itself (its __dict__)
+        checks = [(model, name, fn) for name, fn in STANDS_IN_FOR.items()]
+        checks += [(compiled, "__call__", _COMPILE_LOSS_CALL),
+                   (plan.loss_fn, "__call__", _LOSS_CALL),
+                   (plan.loss_fn, "_fast_mean", _FAST_MEAN)]  # fmt: skip
+        for layer, *_ in steps:
+            kind = type(layer)
+            form = getattr(kind, "_array_ops", None)
+            if form is None:
+                return False
+            layers.append((layer, form))
+            checks += [(layer, "_array_ops", form), (layer, "call", form.mirrors),
+                       (layer, "__call__", Layer.__call__),
+                       (layer, "_counted_call", Layer._counted_call),
+                       (layer, "_call_and_regularize", Layer._call_and_regularize)]  # fmt: skip
+        plan.layers = tuple(layers)
+        plan._owners = tuple(type(obj) for obj, _, _ in checks)
+        plan._names = tuple(name for _, name, _ in checks)
+        plan._methods = tuple(fn for _, _, fn in checks)
+        plan._dicts = tuple(vars(obj) for obj, _, _ in checks)
+        plan._keys = plan._names
+        return plan if plan.kept() else False
+
+    def kept(self) -> bool:
+        """Whether every method the ordinary step would run is still chainrule's own (the
+        class's, not one set on the object). Checked on every step, as the ordinary step looks
+        them up on every call; ``map`` runs the checks without a Python-level loop."""
+        return all(map(is_, map(getattr, self._owners, self._names), self._methods)) and not any(
+            map(dict.__contains__, self._dicts, self._keys)
+        )
