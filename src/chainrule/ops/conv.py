@@ -142,7 +142,14 @@ def _conv_vjp(needs, g, out, x, kernel, bias, strides, dilation, pads, groups,
     if 1 in needs or (2 in needs and row is not None):
         cols = saved[0] if saved else _conv_cols(x, kernel, strides, dilation, pads, groups,
                                                  row)[0]  # fmt: skip
-        gkb = _matmul_groups(cols, gt, transpose_b=True)  # (G, K*C/g [+ 1], F/g)
+        if cols.shape[1] < gt.shape[1]:
+            # NOTE: with fewer window rows than filters (a first layer on few channels),
+            # OpenBLAS is ~2x faster on the product with the long axis M the other way round
+            # (measured on 10x43264 windows, 16 filters: 0.45 vs 0.99 ms); with more rows,
+            # the product as written is the faster one
+            gkb = _matmul_groups(gt, cols, transpose_b=True).transpose(0, 2, 1)
+        else:
+            gkb = _matmul_groups(cols, gt, transpose_b=True)  # (G, K*C/g [+ 1], F/g)
         kc = kernel.size // f
         gk = gkb[:, :kc].transpose(1, 0, 2).reshape(kernel.shape)
         if row is not None:
