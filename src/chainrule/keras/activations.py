@@ -399,6 +399,18 @@ ALL_OBJECTS_DICT["swish"] = silu
 ALL_OBJECTS_DICT["hard_swish"] = hard_silu
 _NAME_OF = {id(fn): fn.__name__ for fn in _FUNCTIONS}
 
+# NOTE: for fit's array step (trainers/array_step.py). Each of these activations, called with
+# its defaults, is one primitive of chainrule.ops applied to its input: the primitive's name
+# and the keyword arguments the activation passes it, by id of the function. Layers' array
+# forms (Dense, Activation) apply the primitive in the activation's place; an activation
+# whose body changes must change here too.
+ARRAY_OPS = {id(fn): (name, kwargs) for fn, name, kwargs in (
+    (relu, "relu", {}), (sigmoid, "sigmoid", {}), (tanh, "tanh", {}), (softsign, "softsign", {}),
+    (softplus, "softplus", {}), (hard_sigmoid, "hard_sigmoid", {}), (silu, "silu", {}),
+    (selu, "selu", {}), (softmax, "softmax", {"axis": -1}),
+    (log_softmax, "log_softmax", {"axis": -1}),
+)}  # fmt: skip
+
 
 def serialize(activation):
     """The Keras name of a built-in activation (``serialize(swish) == "silu"``), or the config

@@ -29,6 +29,15 @@ def _no_lora(layer, lora_rank):
         )
 
 
+def _activation_op(activation, x):
+    """``(primitive, (x,), kwargs)`` when ``activation(x)`` is that one primitive
+    (``activations.ARRAY_OPS``), else None: for layers' array forms."""
+    from .. import activations  # noqa: PLC0415
+
+    named = activations.ARRAY_OPS.get(id(activation))
+    return None if named is None else (getattr(ops, named[0]), (x,), named[1])
+
+
 def _ser(module_name, obj):
     from .. import activations, constraints, initializers, regularizers  # noqa: PLC0415
 
@@ -114,12 +123,15 @@ class Dense(Layer):
 
     @array_form(call)
     def _array_ops(self, x):
-        act = self.activation
-        if act is not self._relu and act is not self._linear:
-            return None
         bias = self.bias if self.bias is not None else self._zero_bias
-        kwargs = {"activation": "relu"} if act is self._relu else {}
-        return ((ops.dense, (x, self.kernel, bias), kwargs),)
+        act = self.activation
+        if act is self._relu:
+            return ((ops.dense, (x, self.kernel, bias), {"activation": "relu"}),)
+        dense = (ops.dense, (x, self.kernel, bias), {})
+        if act is self._linear:
+            return (dense,)
+        activation = _activation_op(act, x)
+        return None if activation is None else (dense, activation)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -154,6 +166,15 @@ class Activation(Layer):
 
     def call(self, inputs):
         return self.activation(inputs)
+
+    @array_form(call)
+    def _array_ops(self, x):
+        from .. import activations  # noqa: PLC0415
+
+        if self.activation is activations.linear:
+            return ()
+        activation = _activation_op(self.activation, x)
+        return None if activation is None else (activation,)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
