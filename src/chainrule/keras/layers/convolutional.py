@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ... import ops
 from ...backend import np
-from .core import _ser
+from .core import _no_lora, _ser
 from .input_spec import InputSpec
 from .layer import Layer
 
@@ -134,10 +134,12 @@ class BaseConv(Layer):
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):  # fmt: skip
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):  # fmt: skip
         from .. import activations, constraints, initializers, regularizers  # noqa: PLC0415
 
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        _no_lora(type(self).__name__, lora_rank)
         self.rank = rank
         self.filters = _positive("filters", filters)
         self.groups = _positive("groups", groups)

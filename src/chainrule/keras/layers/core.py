@@ -21,11 +21,12 @@ def _positive_int(name, value):
 
 
 def _no_lora(layer, lora_rank):
-    """Refuse ``lora_rank`` (Keras's LoRA, not built yet) rather than ignore it."""
-    if lora_rank is not None:
+    """Refuse a ``lora_rank`` that turns Keras's LoRA on (any true value; LoRA is not built
+    yet) rather than ignore it."""
+    if lora_rank:
         raise NotImplementedError(
             f"{layer}(lora_rank=...) (LoRA) is not supported yet, received "
-            f"lora_rank={lora_rank!r}; use lora_rank=None"
+            f"lora_rank={lora_rank!r}; use lora_rank=None or 0"
         )
 
 
