@@ -344,8 +344,8 @@ class LossFunctionWrapper(Loss):
         """The one-node form of this loss for these inputs (see ``register_fast_mean``):
         ``(primitive, args, kwargs)`` whose call is the loss, or None for the general path."""
         if (sample_weight is not None or self.reduction not in ("sum_over_batch_size", "mean")
-                or type(self).call is not LossFunctionWrapper.call or "call" in vars(self)):
-            return None  # (a subclass's or the object's own `call` is what Keras runs)
+                or type(self).call is not _WRAPPER_CALL or "call" in vars(self)):
+            return None  # (another `call`, the class's or the object's, is what Keras runs)
         fast = _FAST_MEANS.get(getattr(self.fn, "__name__", None))
         if fast is None or fast[0] is not self.fn or not _fast_inputs(y_true, y_pred,
                                                                       self._dtype):  # fmt: skip
@@ -377,6 +377,8 @@ class LossFunctionWrapper(Loss):
         fn = getattr(self.fn, "__name__", repr(self.fn))
         return f"<{type(self).__name__}({fn}, name={self.name!r}, kwargs={self._fn_kwargs})>"
 
+
+_WRAPPER_CALL = LossFunctionWrapper.call  # as defined, before anything can patch it
 
 # NOTE: fused for speed. A loss function may register a one-node form of its unweighted
 # "sum_over_batch_size" mean for the inputs a training loop passes (a Tensor prediction and an
