@@ -225,7 +225,8 @@ def get_compile_config(model) -> dict | None:
         "loss_weights": serialize_keras_object(cfg.get("loss_weights")),
         "metrics": _serialize_loss_like(cfg.get("metrics")),
         "weighted_metrics": _serialize_loss_like(cfg.get("weighted_metrics")),
-        "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
+        "run_eagerly": bool(cfg.get("run_eagerly", False)), "steps_per_execution": 1,
+        "jit_compile": bool(cfg.get("jit_compile", False)),
     }  # fmt: skip
 
 
@@ -240,6 +241,9 @@ def compile_from_config(model, config: dict, custom_objects: dict | None = None)
 
     model.compile(optimizer=de(config.get("optimizer", "rmsprop")), loss=de(config.get("loss")),
                   loss_weights=de(config.get("loss_weights")), metrics=de(config.get("metrics")),
-                  weighted_metrics=de(config.get("weighted_metrics")))  # fmt: skip
+                  weighted_metrics=de(config.get("weighted_metrics")),
+                  run_eagerly=bool(config.get("run_eagerly", False)),
+                  # False is what Keras on torch writes for "auto" (Trainer.compile's doc)
+                  jit_compile=True if config.get("jit_compile") is True else "auto")  # fmt: skip
     if model.built and model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_weights)

@@ -66,6 +66,15 @@ class Trainer:
             metrics: names, functions or Metric objects (``"accuracy"`` picks binary, sparse
                 or categorical accuracy from the loss and shapes, as Keras).
             weighted_metrics: metrics that use ``sample_weight``.
+            run_eagerly: default False. jit_compile: default ``"auto"``, which is True unless
+                ``run_eagerly``. Both become settable attributes (``model.run_eagerly``,
+                ``model.jit_compile``), as in Keras. What chainrule compiles a training step
+                to is fit's array step (``array_step.py``, see the FAQ): ``jit_compile=False``
+                or ``run_eagerly=True`` turns it off. (Keras resolves ``"auto"`` per backend:
+                True where it can compile, as on JAX; False on torch, whose compiler it does
+                not use by default. chainrule can, so ``"auto"`` is True. A saved
+                ``compile_config`` holds what Keras on torch writes, False for ``"auto"``, and
+                loading reads a False there as ``"auto"``: the array step changes no number.)
 
         Raises:
             ValueError: for an unknown optimizer, loss or metric name (listing valid names).
@@ -77,7 +86,8 @@ class Trainer:
         self.optimizer = optimizers.get(optimizer)
         # as Keras: "auto" compiles unless run_eagerly; both stay settable attributes. What
         # chainrule compiles a step to is fit's array step (array_step.py).
-        if jit_compile == "auto":
+        auto_jit = isinstance(jit_compile, str) and jit_compile == "auto"
+        if auto_jit:
             jit_compile = not run_eagerly
         if jit_compile and run_eagerly:
             warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
@@ -99,6 +109,8 @@ class Trainer:
         self._compile_config = {
             "optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
             "metrics": metrics, "weighted_metrics": weighted_metrics,
+            # what Keras on torch writes: "auto" is False there (see the docstring)
+            "run_eagerly": self.run_eagerly, "jit_compile": self.jit_compile and not auto_jit,
         }  # fmt: skip
 
     def _assert_compiled(self, what):
