@@ -10,28 +10,12 @@ import numpy as np
 import pytest
 
 from chainrule import keras
-from chainrule.keras.trainers import array_step, trainer
 
 RNG = np.random.default_rng(7)
 X = RNG.standard_normal((50, 6)).astype("float32")
 Y_REG = RNG.standard_normal((50,)).astype("float32")
 Y_CLS = RNG.integers(0, 4, 50)
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-@pytest.fixture
-def taken(monkeypatch):
-    """Counts of the steps fit ran as array steps ([0]) and as ordinary ones ([1])."""
-    counts = [0, 0]
-    run = array_step.run
-
-    def counting(*args):
-        done = run(*args)
-        counts[0 if done else 1] += 1
-        return done
-
-    monkeypatch.setattr(trainer, "_array_step", counting)
-    return counts
 
 
 def mlp(out=4, activation="relu", *, extra=()):

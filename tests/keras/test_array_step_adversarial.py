@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 
 from chainrule import ops  # noqa: E402
 from chainrule.keras.losses.loss import LossFunctionWrapper  # noqa: E402
-from chainrule.keras.trainers import array_step, compile_utils, trainer  # noqa: E402
+from chainrule.keras.trainers import compile_utils  # noqa: E402
 
 from ._keras_ref import assert_history_close, assert_weights_close, build_pair, ck, tk  # noqa: E402
 
@@ -37,21 +37,6 @@ X = RNG.standard_normal((50, 6)).astype("float32")
 Y4 = RNG.standard_normal((50, 4)).astype("float32")
 YC = RNG.integers(0, 4, 50)
 SPARSE = keras.losses.SparseCategoricalCrossentropy
-
-
-@pytest.fixture
-def taken(monkeypatch):
-    """Counts of the steps fit ran as array steps ([0]) and as ordinary ones ([1])."""
-    counts = [0, 0]
-    run = array_step.run
-
-    def counting(*args):
-        done = run(*args)
-        counts[0 if done else 1] += 1
-        return done
-
-    monkeypatch.setattr(trainer, "_array_step", counting)
-    return counts
 
 
 def mlp(out=4, activation="relu", inputs=(6,)):
