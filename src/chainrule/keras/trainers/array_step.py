@@ -20,9 +20,9 @@ ordinary step runs, and it does whenever:
   every layer's ``__call__`` with nothing for ``__call__`` to do (``layers/direct_calls.py``
   records such calls; the first step of a fit is one);
 - a layer has no array form, its class's ``call`` is not the one the form mirrors, its
-  form returns None (Dense with an activation other than relu or linear), a weight it reads
-  is computed by ops rather than a leaf ``Variable``, or the model adds losses
-  (``add_loss``, regularizers);
+  form returns None (an activation that is not one primitive: ``activations.ARRAY_OPS``), a
+  weight it reads is computed by ops rather than a leaf ``Variable``, or the model adds
+  losses (``add_loss``, regularizers);
 - the loss is not a single compiled ``LossFunctionWrapper`` of weight 1 with a one-node form
   for these targets (a loss class or object with its own ``call`` has none), there is a
   ``sample_weight``, ``x`` or ``y`` is not a NumPy array, gradients are off, or the
@@ -57,6 +57,7 @@ STANDS_IN_FOR: dict = {}
 _COMPILE_LOSS_CALL = CompileLoss.__call__
 _LOSS_CALL = LossFunctionWrapper.__call__
 _FAST_MEAN = LossFunctionWrapper._fast_mean
+_WAITING = object()  # a plan not made yet: the model has no record of such a call yet
 
 
 def eligible(model) -> bool:
@@ -75,11 +76,14 @@ def run(model, cache, x, y, sample_weight) -> bool:
         return False
     kind = (x.shape, x.dtype, y.shape, y.dtype)
     plan = cache.array_plans.get(kind)
-    if plan is None:
-        plan = _Plan.make(model, cache, x)
-        if plan is None:
-            return False  # not yet: the ordinary step records the layers' direct calls
-        cache.array_plans[kind] = plan
+    if plan is None or plan is _WAITING:
+        made = _Plan.make(model, cache, x)
+        if made is None:
+            # not yet: the ordinary step records the layers' direct calls. After one such
+            # step with still no record, there will be none (a layer's __call__ has work).
+            cache.array_plans[kind] = False if plan is _WAITING else _WAITING
+            return False
+        plan = cache.array_plans[kind] = made
     if (not plan or model._compile_loss is not plan.compiled or not _GRAD_STATE.enabled
             or model.optimizer.loss_scale_factor is not None or not plan.kept()):  # fmt: skip
         return False
@@ -123,7 +127,7 @@ class _Plan:
     ``GENERATION`` moves."""
 
     __slots__ = ("compiled", "loss_fn", "layers", "as_is", "_owners", "_names", "_methods",
-                 "_dicts", "_keys")  # fmt: skip
+                 "_dicts")  # fmt: skip
 
     @classmethod
     def make(cls, model, cache, x):
@@ -158,7 +162,7 @@ class _Plan:
         for layer, *_ in steps:
             kind = type(layer)
             form = getattr(kind, "_array_ops", None)
-            if form is None:
+            if getattr(form, "mirrors", None) is None:
                 return False
             layers.append((layer, form))
             checks += [(layer, "_array_ops", form), (layer, "call", form.mirrors),
@@ -170,7 +174,6 @@ class _Plan:
         plan._names = tuple(name for _, name, _ in checks)
         plan._methods = tuple(fn for _, _, fn in checks)
         plan._dicts = tuple(vars(obj) for obj, _, _ in checks)
-        plan._keys = plan._names
         return plan if plan.kept() else False
 
     def kept(self) -> bool:
@@ -178,5 +181,5 @@ class _Plan:
         class's, not one set on the object). Checked on every step, as the ordinary step looks
         them up on every call; ``map`` runs the checks without a Python-level loop."""
         return all(map(is_, map(getattr, self._owners, self._names), self._methods)) and not any(
-            map(dict.__contains__, self._dicts, self._keys)
+            map(dict.__contains__, self._dicts, self._names)
         )
