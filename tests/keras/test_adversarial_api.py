@@ -174,6 +174,46 @@ def test_regression_steps_per_epoch_params_and_warning():
     assert int(m.optimizer.iterations) == 2
 
 
+# -- steps with a generator or a PyDataset ---
+def _cycle(n_batches=3, size=2):
+    """An endless generator of the same ``n_batches`` batches in turn."""
+    while True:
+        for i in range(n_batches):
+            yield X[i * size:(i + 1) * size], Y[i * size:(i + 1) * size]
+
+
+def _dataset(K, n_batches=3, size=2):
+    class Batches(K.utils.PyDataset):
+        def __len__(self):
+            return n_batches
+
+        def __getitem__(self, i):
+            return X[i * size:(i + 1) * size], Y[i * size:(i + 1) * size]
+
+    return Batches()
+
+
+@pytest.mark.parametrize("source", ["generator", "pydataset"])
+@pytest.mark.parametrize("steps, epochs", [(2, 3), (3, 2), (1, 4), (4, 2)])
+def test_regression_steps_per_epoch_with_a_generator_or_pydataset_as_keras(source, steps, epochs):
+    # Before: each epoch drew one batch more than it trained on and dropped it (a generator:
+    # batch 3 of 3 was never trained on with 2 steps), and a PyDataset started every epoch
+    # at its first batch; Keras reads on across epochs (a PyDataset's pass ends an epoch
+    # early when it runs out, with a warning)
+    ours, ref = _pair()
+    hs = []
+    for K, m in ((ck, ours), (tk, ref)):
+        m.compile(optimizer=K.optimizers.SGD(0.1), loss="mse")
+        data = _cycle() if source == "generator" else _dataset(K)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hs.append(m.fit(data, steps_per_epoch=steps, epochs=epochs, verbose=0,
+                            shuffle=False).history)  # fmt: skip
+    _assert_same_history(*hs)
+    _assert_same_weights(ours, ref)
+    assert int(ours.optimizer.iterations) == int(_np(ref.optimizer.iterations))
+
+
 @pytest.mark.parametrize("kw", [{"steps": 1}, {"steps": 2}, {"steps": 1, "batch_size": 1},
                                 {"steps": 3, "batch_size": 1}, {"steps": 9, "batch_size": 1}])
 def test_regression_evaluate_and_predict_steps_with_arrays_as_keras(kw):

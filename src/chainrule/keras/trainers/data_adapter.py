@@ -7,6 +7,7 @@ cast to the model's float type per batch; a small float64 array is cast once up 
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -228,6 +229,7 @@ class StepBatches:
             self._seen += 1
             yield next(self._it)
         if self._seen >= per_pass:
+            next(self._it, None)  # the pass's end (a PyDataset's on_epoch_end)
             self._it = None
 
 
@@ -272,8 +274,10 @@ class GeneratorBatches:
 
     A PyDataset-like source (``__getitem__`` and ``__len__``) is read by index, in a fresh
     random order each epoch when ``shuffle`` is true (Keras's ``PyDatasetAdapter``), with
-    ``on_epoch_begin``/``on_epoch_end`` called around the pass. A generator is read as it
-    comes; ``steps`` caps the batches per epoch, so an endless generator needs it.
+    ``on_epoch_begin``/``on_epoch_end`` called around the pass (with ``steps_per_epoch``,
+    ``StepBatches`` carries a pass on across epochs). A generator is read as it comes, on from
+    where the last epoch stopped; ``steps`` caps the batches per epoch, so an endless
+    generator needs it.
     """
 
     def __init__(self, source, steps=None, floatx="float32", shuffle=False):
@@ -291,10 +295,9 @@ class GeneratorBatches:
             order = rng().permutation(len(src)) if self.shuffle else range(len(src))
             it = (src[int(i)] for i in order)
         else:
-            it = src
-        for k, batch in enumerate(it):
-            if self.steps is not None and k >= self.steps:
-                break
+            # a generator is read on across epochs: take `steps` batches and not one more
+            it = src if self.steps is None else itertools.islice(src, self.steps)
+        for batch in it:
             x, y, sw = unpack(batch)
             yield _pack(standardize(x, self.floatx), standardize(y, self.floatx),
                         standardize(sw, self.floatx))  # fmt: skip

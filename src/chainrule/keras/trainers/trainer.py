@@ -258,6 +258,11 @@ class Trainer:
         if da.is_generator_like(x):
             if y is not None:
                 raise ValueError("y must be None when x is a generator or PyDataset")
+            if steps is not None and not hasattr(x, "__next__"):
+                # a PyDataset with steps_per_epoch: one pass continues across epochs, as an
+                # array's (Keras's EpochIterator)
+                return da.StepBatches(da.GeneratorBatches(x, None, self.dtype,
+                                                          shuffle=bool(shuffle)), steps)  # fmt: skip
             return da.GeneratorBatches(x, steps, self.dtype, shuffle=bool(shuffle))
         x = self._standardize_x(x)
         y = da.standardize(y, self.dtype)
