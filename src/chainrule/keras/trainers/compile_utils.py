@@ -17,30 +17,39 @@ __all__ = ["CompileLoss", "CompileMetrics", "LossTracker"]
 
 
 class LossTracker:
-    """A running mean of scalar losses: ``total += value * w``, ``count += w``, with ``w`` the
-    ``sample_weight`` (the batch size in ``fit``) or 1 (Keras's ``Mean`` metric on a scalar).
+    """A running mean of scalar losses, in float32 as Keras's ``Mean`` metric keeps it:
+    ``total += value * w``, ``count += w``, ``result = total / count``, each rounded to
+    float32, with ``w`` the ``sample_weight`` (the batch size in ``fit``) or 1. The logged
+    loss is then Keras's to the last digit (a float64 sum differs in the last few).
 
     Args:
         name: the log key (default "loss").
+
+    Matches Keras 3 ``keras/src/metrics/reduction_metrics.py`` ``Mean`` on scalars.
     """
 
     def __init__(self, name: str = "loss"):
         self.name = name
-        self.total = 0.0
-        self.count = 0.0
+        self.reset_state()
 
     def update_state(self, values, sample_weight=None) -> None:
         v = values.data if isinstance(values, Tensor) else values
-        w = 1.0 if sample_weight is None else float(np.sum(sample_weight))
-        self.total += float(np.mean(v)) * w
-        self.count += w
+        w = 1.0 if sample_weight is None else np.sum(sample_weight)
+        self.add(np.mean(v), w)
+
+    def add(self, value, weight) -> None:
+        """``total += value * weight`` and ``count += weight`` in float32."""
+        f32 = np.float32
+        w = f32(weight)
+        self.total = f32(self.total + f32(value) * w)
+        self.count = f32(self.count + w)
 
     def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
+        return float(self.total / self.count) if self.count else 0.0
 
     def reset_state(self) -> None:
-        self.total = 0.0
-        self.count = 0.0
+        self.total = np.float32(0.0)
+        self.count = np.float32(0.0)
 
     def __repr__(self):
         return f"<LossTracker name={self.name}>"

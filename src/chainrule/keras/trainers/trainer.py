@@ -186,9 +186,7 @@ class Trainer:
         return total
 
     def _track_loss(self, loss, batch_size):
-        tracker = self._loss_tracker
-        tracker.total += float(loss.data if isinstance(loss, Tensor) else loss) * batch_size
-        tracker.count += batch_size
+        self._loss_tracker.add(loss.data if isinstance(loss, Tensor) else loss, batch_size)
 
     # -- steps (override train_step/test_step to customise fit/evaluate) -------------------
     def train_step(self, data):
@@ -261,8 +259,8 @@ class Trainer:
             if steps is not None and not hasattr(x, "__next__"):
                 # a PyDataset with steps_per_epoch: one pass continues across epochs, as an
                 # array's (Keras's EpochIterator)
-                return da.StepBatches(da.GeneratorBatches(x, None, self.dtype,
-                                                          shuffle=bool(shuffle)), steps)  # fmt: skip
+                one_pass = da.GeneratorBatches(x, None, self.dtype, shuffle=bool(shuffle))
+                return da.StepBatches(one_pass, steps)
             return da.GeneratorBatches(x, steps, self.dtype, shuffle=bool(shuffle))
         x = self._standardize_x(x)
         y = da.standardize(y, self.dtype)
