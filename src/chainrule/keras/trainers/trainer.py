@@ -190,7 +190,9 @@ class Trainer:
 
     # -- steps (override train_step/test_step to customise fit/evaluate) -------------------
     def train_step(self, data):
-        """One optimisation step on a batch; returns the running metrics dict."""
+        """One optimisation step on a batch (``None``: ``fit`` reads the running metrics once
+        an epoch). Within ``fit``, the array step (``array_step.py``) takes the batch instead
+        where it gives the same numbers without Tensors."""
         x, y, sample_weight = da.unpack(data)
         # reread before the forward if a callback changed the model
         cache = self._live_fit_cache()
