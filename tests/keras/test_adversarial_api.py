@@ -406,3 +406,33 @@ def test_set_random_seed_repeats_weights_and_history_with_dropout_and_shuffle():
     assert h1 == h2
     assert all(np.array_equal(a, b) for a, b in zip(w1, w2, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(w1, w3, strict=True))
+
+
+@pytest.mark.parametrize("inputs", [[[1.0, 2.0, 3.0]], ([1.0, 2.0, 3.0],), {"x": [1.0, 2.0, 3.0]}])
+@pytest.mark.parametrize("with_input", [True, False])
+def test_a_sequential_called_on_a_list_raises_a_clear_error_as_keras_raises(inputs, with_input):
+    # Before: AttributeError ('list' object has no attribute 'shape') or a TypeError from deep
+    # inside; Keras 3.15.1 raises a ValueError too
+    layers = [ck.Input((3,))] if with_input else []
+    model = ck.Sequential([*layers, ck.layers.Dense(2)])
+    with pytest.raises(ValueError, match=f"received a {type(inputs).__name__}"):
+        model(inputs)
+    ref = tk.Sequential([tk.Input((3,)), tk.layers.Dense(2)])
+    with pytest.raises(ValueError):
+        ref(inputs)
+
+
+@pytest.mark.parametrize("wrap", [list, tuple])
+def test_a_sequential_takes_a_one_element_list_as_keras(wrap):
+    # Before: AttributeError ('list' object has no attribute 'shape') in model(), fit and
+    # predict; Keras 3.15.1 unwraps a one-element list for a one-input model
+    ours, ref = _pair()
+    x = np.asarray(X)
+    np.testing.assert_array_equal(ours(wrap([x])).numpy(), ours(x).numpy())
+    np.testing.assert_array_equal(_np(ref(wrap([x]))), _np(ref(x)))
+    (ours, h1), (ref, h2) = _fit_both(x=wrap([X]), y=Y, batch_size=5, epochs=2)
+    _assert_same_history(h1, h2)
+    _assert_same_weights(ours, ref)
+    np.testing.assert_allclose(ours.predict(wrap([X]), verbose=0),
+                               ref.predict(wrap([X]), verbose=0), rtol=1e-5, atol=1e-6)  # fmt: skip
+

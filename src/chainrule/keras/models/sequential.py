@@ -128,6 +128,14 @@ class Sequential(Model):
                 # the symbolic call runs with: the layers record (None, ...) shapes, as Keras
                 self.build(tuple(inputs.shape))
             return Layer.__call__(self, inputs, training=training, **kwargs)
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 1 and hasattr(inputs[0], "shape"):
+            inputs = inputs[0]  # as Keras: a one-input model takes a one-element list
+        elif isinstance(inputs, (list, tuple, dict)):
+            raise ValueError(
+                f"Sequential model {self.name!r} takes one input, an array or Tensor (or a "
+                f"list of one); received a {type(inputs).__name__}. For a batch written as "
+                "nested lists, pass np.asarray(...) of it (Keras also refuses it)"
+            )
         if not self.built:
             if not self._stack:
                 self.build(None)  # raises: a model with no layers would return its input
