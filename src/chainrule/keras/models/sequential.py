@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ...backend import np
 from ..layers.direct_calls import MISS, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor
@@ -129,7 +131,14 @@ class Sequential(Model):
                 self.build(tuple(inputs.shape))
             return Layer.__call__(self, inputs, training=training, **kwargs)
         if isinstance(inputs, (list, tuple)) and len(inputs) == 1 and hasattr(inputs[0], "shape"):
-            inputs = inputs[0]  # as Keras: a one-input model takes a one-element list
+            # as Keras: a one-input model takes a one-element list, with a warning
+            warnings.warn(
+                f"The structure of `inputs` doesn't match the expected structure: model "
+                f"{self.name!r} takes one array; received a {type(inputs).__name__} of one, "
+                "used as that array.",
+                stacklevel=2,
+            )
+            inputs = inputs[0]
         elif isinstance(inputs, (list, tuple, dict)):
             raise ValueError(
                 f"Sequential model {self.name!r} takes one input, an array or Tensor (or a "
