@@ -84,8 +84,7 @@ class Trainer:
         from .. import optimizers  # noqa: PLC0415
 
         self.optimizer = optimizers.get(optimizer)
-        # as Keras: "auto" compiles unless run_eagerly; both stay settable attributes. What
-        # chainrule compiles a step to is fit's array step (array_step.py).
+        # run_eagerly and jit_compile as Keras resolves them (what "auto" means: the docstring)
         auto_jit = isinstance(jit_compile, str) and jit_compile == "auto"
         if auto_jit:
             jit_compile = not run_eagerly
