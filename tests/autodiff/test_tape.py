@@ -104,3 +104,25 @@ def test_an_op_without_a_gradient_rule_raises_as_the_graph_does():
         double(w)
     with pytest.raises(NotImplementedError, match="no gradient rule"):
         ArrayTape().apply(double, (w,), {}, None, None, False)
+
+
+def test_a_recorded_graph_application_backpropagates_as_in_the_engine():
+    # ArrayTape.record takes a graph node's op, out, args and kwargs (fit's array step does
+    # so for a loss's per-sample values) and runs its rule in the backward
+    from chainrule.autodiff.tensor import Tensor
+
+    x = RNG.standard_normal((5, 3)).astype("float32")
+    w = leaf(3)
+    labels = np.eye(3, dtype="float32")[[0, 2, 1, 1, 0]]
+    want = cr.grad(ops.mean(ops.softmax_cross_entropy(labels, ops.multiply(x, w))), [w])[0]
+
+    tape = ArrayTape()
+    h, needs = tape.apply(ops.multiply, (x, w), {}, x, x, False)
+    y_pred = Tensor._wrap(h, needs)
+    rows = ops.softmax_cross_entropy(labels, y_pred)  # a graph node on the chain's value
+    node = rows._node
+    tape.record(node.op, node.parents[0][0], node.out, node.args, node.kwargs)
+    loss, _ = tape.apply(ops.mean, (rows.data,), {}, rows.data, rows.data, True)
+    seed = scalar_seed(loss.dtype)
+    got = owned_results([w], [id(w)], tape.backward(seed), seed)[0]
+    np.testing.assert_array_equal(got, want)

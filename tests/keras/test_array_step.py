@@ -78,6 +78,29 @@ CONFIGS = {
         keras.layers.Dense(6, activation="selu"), keras.layers.Dense(5, activation="swish"),
         keras.layers.Dense(4, activation="softmax")]),
         {"optimizer": "adam", "loss": "mse"}, X, RNG.random((50, 4))),
+    # losses whose per-sample values are one primitive on the prediction (Loss._values),
+    # reduced by ops.mean: binary and categorical cross-entropy on probabilities
+    "sigmoid_binary_crossentropy": (lambda: keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dense(1, activation="sigmoid")]),
+        {"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["accuracy"]},
+        X, (Y_REG > 0).astype("float32")),
+    "softmax_sparse_probabilities": (lambda: keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dense(4, activation="softmax")]),
+        {"optimizer": "rmsprop", "loss": "sparse_categorical_crossentropy",
+         "metrics": ["accuracy"]}, X, Y_CLS),
+    "softmax_categorical": (lambda: keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(4, activation="softmax")]),
+        {"optimizer": "sgd", "loss": keras.losses.CategoricalCrossentropy(label_smoothing=0.1)},
+        X, np.eye(4, dtype="float32")[Y_CLS]),
+    "categorical_logits_smoothed": (lambda: mlp(4, None),
+        {"optimizer": "adam",
+         "loss": keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)},
+        X, np.eye(4, dtype="float32")[Y_CLS]),
+    "smoothed_binary": (lambda: mlp(1, "relu", extra=[keras.layers.Activation("sigmoid")]),
+        {"optimizer": "sgd", "loss": keras.losses.BinaryCrossentropy(label_smoothing=0.1)},
+        X, (Y_REG > 0).astype("float32")),
     "log_softmax_logits": (lambda: mlp(4, "softsign", extra=[
         keras.layers.Activation("hard_sigmoid"), keras.layers.Activation("log_softmax")]),
         {"optimizer": "nadam", "loss": SPARSE_LOGITS}, X, Y_CLS),

@@ -90,6 +90,15 @@ class ArrayTape:
         self.records.append((op, tuple(positions), args, slot, out, raw, kwargs))
         return out, True
 
+    def record(self, op, position, out, raw, kwargs):
+        """Record an application of ``op`` already computed elsewhere (a graph node's
+        ``op``, ``out``, ``args`` and ``kwargs``) whose argument ``position`` is the chain's
+        value, the only one that requires grad: :meth:`backward` then runs its rule as for
+        one :meth:`apply` recorded."""
+        slot = object()
+        args = tuple(slot if i == position else a for i, a in enumerate(raw))
+        self.records.append((op, (position,), args, slot, out, list(raw), kwargs))
+
     def backward(self, g):
         """Run the gradient rules from the last application back, ``g`` being the gradient
         of the chain's last value.

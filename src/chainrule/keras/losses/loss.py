@@ -274,11 +274,17 @@ class Loss:
         return self._dtype.name
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
+        _, values, mask = self._values(y_true, y_pred)
+        return reduce_weighted_values(values, sample_weight, mask, self.reduction)
+
+    def _values(self, y_true, y_pred):
+        """``(y_pred cast to the loss's dtype, per-sample values as a Tensor, mask or None)``:
+        what ``__call__`` reduces (fit's array step reads them too)."""
         y_pred = _cast_pred(y_pred, self._dtype)
         values, mask = self._call_with_mask(y_true, y_pred)
         if not isinstance(values, Tensor):
             values = Tensor._wrap(as_array(values, self._dtype))
-        return reduce_weighted_values(values, sample_weight, mask, self.reduction)
+        return y_pred, values, mask
 
     def _call_with_mask(self, y_true, y_pred):
         # Losses that drop entries (sparse cross-entropy with ignore_class) override this to

@@ -4,8 +4,11 @@ NOTE: for speed. On a small model, a step of ``fit`` is mostly Python overhead: 
 call, each primitive (a Tensor and a graph node apiece), the loss's wrappers and the
 backward walk. When every layer of a ``Sequential`` has an array form (``direct_calls.
 array_form``: the primitives its ``call`` applies) and the compiled loss has a one-node
-form (``losses.loss.register_fast_mean``), the step runs those primitives' own functions and
-gradient rules on the arrays, on an ``autodiff.tape.ArrayTape``. The numbers are the
+form (``losses.loss.register_fast_mean``: mean squared error, sparse cross-entropy from
+logits) or per-sample values that are one primitive on the prediction, averaged with
+``ops.mean`` (binary and categorical cross-entropy on probabilities: ``_loss_rows``), the step
+runs those primitives' own functions and gradient rules on the arrays, on an
+``autodiff.tape.ArrayTape``. The numbers are the
 ordinary step's bit for bit (tested): the same functions in the same order, the gradients
 added up in the engine's order.
 
@@ -23,10 +26,9 @@ ordinary step runs, and it does whenever:
   form returns None (an activation that is not one primitive: ``activations.ARRAY_OPS``), a
   weight it reads is computed by ops rather than a leaf ``Variable``, or the model adds
   losses (``add_loss``, regularizers);
-- the loss is not a single compiled ``LossFunctionWrapper`` of weight 1 with a one-node form
-  for these targets (a loss class or object with its own ``call`` has none), there is a
-  ``sample_weight``, ``x`` or ``y`` is not a NumPy array, gradients are off, or the
-  optimizer scales the loss.
+- the loss is not a single compiled ``LossFunctionWrapper`` of weight 1 with either form for
+  these targets, there is a ``sample_weight``, ``x`` or ``y`` is not a NumPy array, gradients
+  are off, or the optimizer scales the loss.
 
 What the ordinary step would look up on every step (the model's, the losses' and each
 layer's methods, on their classes and on the objects; what a layer's array form reads, such as
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 from operator import is_
 
+from ... import ops
 from ...autodiff.engine import owned_results, scalar_seed
 from ...autodiff.grad_mode import STATE as _GRAD_STATE
 from ...autodiff.tape import ArrayTape
@@ -45,7 +48,7 @@ from ...autodiff.tensor import Tensor
 from ...backend import np
 from ..layers.direct_calls import record_key
 from ..layers.layer import Layer
-from ..losses.loss import LossFunctionWrapper
+from ..losses.loss import Loss, LossFunctionWrapper
 from .compile_utils import CompileLoss
 
 __all__ = ["eligible", "run"]
@@ -57,6 +60,8 @@ STANDS_IN_FOR: dict = {}
 _COMPILE_LOSS_CALL = CompileLoss.__call__
 _LOSS_CALL = LossFunctionWrapper.__call__
 _FAST_MEAN = LossFunctionWrapper._fast_mean
+_VALUES = LossFunctionWrapper._values
+_LOSS_BASE_CALL = Loss.__call__  # what LossFunctionWrapper.__call__ falls back to
 _WAITING = object()  # a plan not made yet: the model has no record of such a call yet
 
 
@@ -102,11 +107,15 @@ def run(model, cache, x, y, sample_weight) -> bool:
                 h, h_grad = tape.apply(primitive, args, kwargs, slot, h, h_grad)
         y_pred = Tensor._wrap(h, h_grad)
         spec = plan.loss_fn._fast_mean(y, y_pred, None)
-        if spec is None:
-            cache.array_plans[kind] = False
-            return False
-        primitive, args, kwargs = spec
-        loss, loss_grad = tape.apply(primitive, args, kwargs, y_pred, h, h_grad)
+        if spec is not None:
+            primitive, args, kwargs = spec
+            loss, loss_grad = tape.apply(primitive, args, kwargs, y_pred, h, h_grad)
+        else:
+            rows = _loss_rows(plan.loss_fn, tape, y, y_pred)
+            if rows is None:
+                cache.array_plans[kind] = False
+                return False
+            loss, loss_grad = tape.apply(ops.mean, (rows,), {}, rows, rows, True)
     except Exception:  # noqa: BLE001 - the ordinary step raises it, in context
         cache.array_plans[kind] = False
         return False
@@ -119,6 +128,23 @@ def run(model, cache, x, y, sample_weight) -> bool:
     if model._compile_metrics is not None:
         model._compile_metrics.update_state(y, y_pred, None)
     return True
+
+
+def _loss_rows(loss_fn, tape, y, y_pred):
+    """The per-sample values of ``loss_fn`` on ``y_pred`` as ``Loss.__call__`` computes them,
+    recorded on ``tape``, when they are one primitive applied to ``y_pred`` itself (as
+    binary or categorical cross-entropy on probabilities) and ``__call__`` reduces them with
+    ``ops.mean`` (no mask, a "sum_over_batch_size" or "mean" reduction, at least one value:
+    ``reduce_values``); else None."""
+    cast, values, mask = loss_fn._values(y, y_pred)
+    node = values._node
+    if (cast is not y_pred or mask is not None or node is None or len(node.parents) != 1
+            or node.parents[0][1] is not y_pred or values.data.shape in ((), (0,))
+            or not values.data.size
+            or loss_fn.reduction not in ("sum_over_batch_size", "mean")):  # fmt: skip
+        return None
+    tape.record(node.op, node.parents[0][0], node.out, node.args, node.kwargs)
+    return node.out
 
 
 class _Plan:
@@ -158,7 +184,8 @@ class _Plan:
         checks = [(model, name, fn) for name, fn in STANDS_IN_FOR.items()]
         checks += [(compiled, "__call__", _COMPILE_LOSS_CALL),
                    (plan.loss_fn, "__call__", _LOSS_CALL),
-                   (plan.loss_fn, "_fast_mean", _FAST_MEAN)]  # fmt: skip
+                   (plan.loss_fn, "_fast_mean", _FAST_MEAN),
+                   (plan.loss_fn, "_values", _VALUES)]  # fmt: skip
         for layer, *_ in steps:
             kind = type(layer)
             form = getattr(kind, "_array_ops", None)
@@ -170,10 +197,10 @@ class _Plan:
                        (layer, "_counted_call", Layer._counted_call),
                        (layer, "_call_and_regularize", Layer._call_and_regularize)]  # fmt: skip
         plan.layers = tuple(layers)
-        plan._owners = tuple(type(obj) for obj, _, _ in checks)
-        plan._names = tuple(name for _, name, _ in checks)
-        plan._methods = tuple(fn for _, _, fn in checks)
-        plan._dicts = tuple(vars(obj) for obj, _, _ in checks)
+        plan._owners = (Loss, *(type(obj) for obj, _, _ in checks))
+        plan._names = ("__call__", *(name for _, name, _ in checks))
+        plan._methods = (_LOSS_BASE_CALL, *(fn for _, _, fn in checks))
+        plan._dicts = ({}, *(vars(obj) for obj, _, _ in checks))  # (Loss: the class only)
         return plan if plan.kept() else False
 
     def kept(self) -> bool:
