@@ -158,7 +158,7 @@ def test_an_activation_changed_during_fit_is_used_at_the_next_step(taken):
     "case",
     ["sample_weight", "class_weight", "dropout", "gelu", "regularizer", "activity",
      "run_eagerly", "subclass_call", "instance_call", "sequential_call", "loss_weights",
-     "no_fast_loss", "two_outputs_of_a_loss_fn"],
+     "custom_loss_class"],
 )  # fmt: skip
 def test_the_ordinary_step_runs_where_the_array_step_does_not_apply(case, taken, monkeypatch):
     compile_kwargs = {"optimizer": "sgd", "loss": "mse"}
@@ -204,10 +204,12 @@ def test_the_ordinary_step_runs_where_the_array_step_does_not_apply(case, taken,
         build = lambda: Halving([keras.Input((6,)), keras.layers.Dense(4)])  # noqa: E731
     elif case == "loss_weights":
         compile_kwargs["loss_weights"] = 0.5
-    elif case == "no_fast_loss":
-        compile_kwargs["loss"] = "mae"
-    elif case == "two_outputs_of_a_loss_fn":
-        compile_kwargs["loss"] = keras.losses.MeanSquaredError(reduction="sum")
+    elif case == "custom_loss_class":  # a Loss that is not a LossFunctionWrapper
+        class Squares(keras.losses.Loss):
+            def call(self, y_true, y_pred):
+                return keras.ops.square(y_pred - y_true)
+
+        compile_kwargs["loss"] = Squares()
     assert_same(both(build, compile_kwargs, X, y, before_fit=before_fit, **fit_kwargs))
     assert taken[0] == 0, case
 
@@ -283,3 +285,15 @@ def test_a_model_whose_calls_are_never_recorded_stops_asking(taken, monkeypatch)
                      epochs=3, batch_size=16))  # fmt: skip
     assert taken[0] == 0
     assert len(made) == 2 * 2  # two kinds of batch (16 and 2 rows), two tries each
+
+
+@pytest.mark.parametrize("loss", ["mae", "huber", "log_cosh", "kl_divergence",
+                                  keras.losses.MeanSquaredError(reduction="sum")])
+def test_a_loss_of_several_ops_runs_on_its_own_graph_within_the_array_step(loss, taken):
+    # no one-node form and values that are not one node on the prediction: the layers run on
+    # arrays, the loss on its graph on the prediction (array_step._through_values)
+    results = both(lambda: mlp(4, "softmax"), {"optimizer": "adam", "loss": loss}, X,
+                   RNG.random((50, 4)).astype("float32"), epochs=2, batch_size=16)  # fmt: skip
+    assert_same(results)
+    assert taken[0] == 2 * 4 - 2
+

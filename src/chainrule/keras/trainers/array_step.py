@@ -3,12 +3,13 @@
 NOTE: for speed. On a small model, a step of ``fit`` is mostly Python overhead: each layer
 call, each primitive (a Tensor and a graph node apiece), the loss's wrappers and the
 backward walk. When every layer of a ``Sequential`` has an array form (``direct_calls.
-array_form``: the primitives its ``call`` applies) and the compiled loss has a one-node
-form (``losses.loss.register_fast_mean``: mean squared error, sparse cross-entropy from
-logits) or per-sample values that are one primitive on the prediction, averaged with
-``ops.mean`` (binary and categorical cross-entropy on probabilities: ``_loss_rows``), the step
-runs those primitives' own functions and gradient rules on the arrays, on an
-``autodiff.tape.ArrayTape``. The numbers are the
+array_form``: the primitives its ``call`` applies), the step runs those primitives' own
+functions and gradient rules on the arrays, on an ``autodiff.tape.ArrayTape``, and so the
+loss too when it has a one-node form (``losses.loss.register_fast_mean``: mean squared error,
+sparse cross-entropy from logits) or per-sample values that are one primitive on the
+prediction, averaged with ``ops.mean`` (binary and categorical cross-entropy on
+probabilities). Any other loss runs its own code on the prediction's Tensor, and the tape
+carries on from the gradient ``grad`` gives there (``_through_values``). The numbers are the
 ordinary step's bit for bit (tested): the same functions in the same order, the gradients
 added up in the engine's order.
 
@@ -26,9 +27,9 @@ ordinary step runs, and it does whenever:
   form returns None (an activation that is not one primitive: ``activations.ARRAY_OPS``), a
   weight it reads is computed by ops rather than a leaf ``Variable``, or the model adds
   losses (``add_loss``, regularizers);
-- the loss is not a single compiled ``LossFunctionWrapper`` of weight 1 with either form for
-  these targets, there is a ``sample_weight``, ``x`` or ``y`` is not a NumPy array, gradients
-  are off, or the optimizer scales the loss.
+- the loss is not a single compiled ``LossFunctionWrapper`` of weight 1, there is a
+  ``sample_weight`` (or ``class_weight``), ``x`` or ``y`` is not a NumPy array, gradients are
+  off, or the optimizer scales the loss.
 
 What the ordinary step would look up on every step (the model's, the losses' and each
 layer's methods, on their classes and on the objects; what a layer's array form reads, such as
@@ -41,14 +42,14 @@ from __future__ import annotations
 from operator import is_
 
 from ... import ops
-from ...autodiff.engine import owned_results, scalar_seed
+from ...autodiff.engine import grad, owned_results, scalar_seed
 from ...autodiff.grad_mode import STATE as _GRAD_STATE
 from ...autodiff.tape import ArrayTape
 from ...autodiff.tensor import Tensor
 from ...backend import np
 from ..layers.direct_calls import record_key
 from ..layers.layer import Layer
-from ..losses.loss import Loss, LossFunctionWrapper
+from ..losses.loss import Loss, LossFunctionWrapper, reduce_weighted_values
 from .compile_utils import CompileLoss
 
 __all__ = ["eligible", "run"]
@@ -110,41 +111,52 @@ def run(model, cache, x, y, sample_weight) -> bool:
         if spec is not None:
             primitive, args, kwargs = spec
             loss, loss_grad = tape.apply(primitive, args, kwargs, y_pred, h, h_grad)
-        else:
-            rows = _loss_rows(plan.loss_fn, tape, y, y_pred)
-            if rows is None:
-                cache.array_plans[kind] = False
-                return False
-            loss, loss_grad = tape.apply(ops.mean, (rows,), {}, rows, rows, True)
     except Exception:  # noqa: BLE001 - the ordinary step raises it, in context
         cache.array_plans[kind] = False
         return False
-    if not loss_grad or loss.ndim:
+    batch = x.shape[0] if x.ndim else 1  # (trainer_utils._batch_len)
+    if spec is None:
+        grads = _through_values(model, plan.loss_fn, cache, tape, y, y_pred, batch)
+    elif not loss_grad or loss.ndim:
         cache.array_plans[kind] = False
         return False
-    model._track_loss(loss, x.shape[0] if x.ndim else 1)  # (trainer_utils._batch_len)
-    seed = scalar_seed(loss.dtype)
-    cache.apply(owned_results(cache.trainable, cache.keys, tape.backward(seed), seed))
+    else:
+        model._track_loss(loss, batch)
+        seed = scalar_seed(loss.dtype)
+        grads = owned_results(cache.trainable, cache.keys, tape.backward(seed), seed)
+    cache.apply(grads)
     if model._compile_metrics is not None:
         model._compile_metrics.update_state(y, y_pred, None)
     return True
 
 
-def _loss_rows(loss_fn, tape, y, y_pred):
-    """The per-sample values of ``loss_fn`` on ``y_pred`` as ``Loss.__call__`` computes them,
-    recorded on ``tape``, when they are one primitive applied to ``y_pred`` itself (as
-    binary or categorical cross-entropy on probabilities) and ``__call__`` reduces them with
-    ``ops.mean`` (no mask, a "sum_over_batch_size" or "mean" reduction, at least one value:
-    ``reduce_values``); else None."""
+def _through_values(model, loss_fn, cache, tape, y, y_pred, batch):
+    """The rest of a step whose loss has no one-node form: its own code runs now, once, on
+    ``y_pred`` (``Loss._values``, what ``Loss.__call__`` runs), and from here the step does
+    not fall back (a loss may draw random numbers or count its calls). When the per-sample
+    values are one graph node applied to ``y_pred`` itself (binary or categorical
+    cross-entropy on probabilities) and ``Loss.__call__`` would average them with ``ops.mean``
+    (no mask, a "sum_over_batch_size" or "mean" reduction, at least one value:
+    ``reduce_values``), that node goes on the tape; otherwise the loss is reduced as
+    ``Loss.__call__`` reduces it, on the graph built on ``y_pred``, and ``grad`` gives the
+    gradient the tape carries on from (the same sums in the same order as the ordinary
+    step's one walk). Returns the gradients for ``cache.trainable``."""
     cast, values, mask = loss_fn._values(y, y_pred)
     node = values._node
-    if (cast is not y_pred or mask is not None or node is None or len(node.parents) != 1
-            or node.parents[0][1] is not y_pred or values.data.shape in ((), (0,))
-            or not values.data.size
-            or loss_fn.reduction not in ("sum_over_batch_size", "mean")):  # fmt: skip
-        return None
-    tape.record(node.op, node.parents[0][0], node.out, node.args, node.kwargs)
-    return node.out
+    if (cast is y_pred and mask is None and node is not None and len(node.parents) == 1
+            and node.parents[0][1] is y_pred and values.data.shape not in ((), (0,))
+            and values.data.size
+            and loss_fn.reduction in ("sum_over_batch_size", "mean")):  # fmt: skip
+        tape.record(node.op, node.parents[0][0], node.out, node.args, node.kwargs)
+        rows = node.out
+        loss, _ = tape.apply(ops.mean, (rows,), {}, rows, rows, True)
+        model._track_loss(loss, batch)
+        seed = scalar_seed(loss.dtype)
+        return owned_results(cache.trainable, cache.keys, tape.backward(seed), seed)
+    loss = reduce_weighted_values(values, None, mask, loss_fn.reduction)
+    model._track_loss(loss, batch)  # (before grad, as the ordinary step: the same errors)
+    g = grad(loss, [y_pred])[0]
+    return owned_results(cache.trainable, cache.keys, tape.backward(g), g)
 
 
 class _Plan:
