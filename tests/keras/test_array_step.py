@@ -12,6 +12,8 @@ import pytest
 from chainrule import keras
 from chainrule.keras.trainers import array_step
 
+from ._array_step_util import assert_same
+
 RNG = np.random.default_rng(7)
 X = RNG.standard_normal((50, 6)).astype("float32")
 Y_REG = RNG.standard_normal((50,)).astype("float32")
@@ -45,14 +47,6 @@ def both(build, compile_kwargs, x, y, *, before_fit=None, **fit_kwargs):
         hist = model.fit(x, y, verbose=0, **fit_kwargs)
         results.append((model.get_weights(), hist.history))
     return results
-
-
-def assert_same(results):
-    (w1, h1), (w2, h2) = results
-    assert len(w1) == len(w2)
-    for a, b in zip(w1, w2):
-        np.testing.assert_array_equal(a, b)
-    assert h1 == h2
 
 
 CONFIGS = {

@@ -17,6 +17,8 @@ import pytest
 from chainrule import backend, keras, ops
 from chainrule.keras.losses.loss import Loss, LossFunctionWrapper
 
+from ._array_step_util import assert_same
+
 RNG = np.random.default_rng(11)
 X = RNG.standard_normal((40, 5)).astype("float32")
 X3 = RNG.standard_normal((40, 3, 5)).astype("float32")
@@ -59,14 +61,6 @@ def factory(fn):
     """Mark ``fn`` as making a fresh loss for each of the two fits."""
     fn._factory = True
     return fn
-
-
-def assert_same(results):
-    (w1, h1), (w2, h2) = results
-    assert len(w1) == len(w2)
-    for a, b in zip(w1, w2):
-        np.testing.assert_array_equal(a, b)
-    assert h1 == h2
 
 
 ARRAY_CASES = {

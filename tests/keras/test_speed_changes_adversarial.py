@@ -40,6 +40,7 @@ import chainrule as cr  # noqa: E402
 from chainrule import ops  # noqa: E402
 from chainrule.keras.losses.loss import LossFunctionWrapper  # noqa: E402
 
+from ._array_step_util import assert_same  # noqa: E402
 from ._keras_ref import ck, tk  # noqa: E402
 
 keras = ck
@@ -72,14 +73,6 @@ def fit_pair(build, x, y, *, loss="mse", before_fit=None, **fit_kwargs):
         hist = model.fit(x, y, verbose=0, **fit_kwargs).history
         results.append((model.get_weights(), hist))
     return results
-
-
-def assert_same(results):
-    (w1, h1), (w2, h2) = results
-    assert h1 == h2
-    assert len(w1) == len(w2)
-    for a, b in zip(w1, w2):
-        np.testing.assert_array_equal(a, b)
 
 
 def seq(mod, inputs, *layers):
