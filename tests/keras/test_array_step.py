@@ -285,7 +285,7 @@ def test_a_model_whose_calls_are_never_recorded_stops_asking(taken, monkeypatch)
                                   keras.losses.MeanSquaredError(reduction="sum")])
 def test_a_loss_of_several_ops_runs_on_its_own_graph_within_the_array_step(loss, taken):
     # no one-node form and values that are not one node on the prediction: the layers run on
-    # arrays, the loss on its graph on the prediction (array_step._through_values)
+    # arrays, the loss on its graph on the prediction (array_step._loss_through_values)
     results = both(lambda: mlp(4, "softmax"), {"optimizer": "adam", "loss": loss}, X,
                    RNG.random((50, 4)).astype("float32"), epochs=2, batch_size=16)  # fmt: skip
     assert_same(results)

@@ -1,6 +1,6 @@
 """Adversarial checks of fit's array step on losses reached through ``Loss._values``
-(``keras/trainers/array_step.py:_through_values``): per-sample values that are one graph node on
-the prediction, averaged with ``ops.mean``, and otherwise the loss's own graph on the
+(``keras/trainers/array_step.py:_loss_through_values``): per-sample values that are one graph
+node on the prediction, averaged with ``ops.mean``, and otherwise the loss's own graph on the
 prediction. (The first version of this file found the loss run twice when the array step
 turned the values down and fell back; it no longer falls back once the loss has run.)
 

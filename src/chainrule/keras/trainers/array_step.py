@@ -9,9 +9,9 @@ loss too when it has a one-node form (``losses.loss.register_fast_mean``: mean s
 sparse cross-entropy from logits) or per-sample values that are one primitive on the
 prediction, averaged with ``ops.mean`` (binary and categorical cross-entropy on
 probabilities). Any other loss runs its own code on the prediction's Tensor, and the tape
-carries on from the gradient ``grad`` gives there (``_through_values``). The numbers are the
-ordinary step's bit for bit (tested): the same functions in the same order, the gradients
-added up in the engine's order.
+carries on from the gradient ``grad`` gives there (``_loss_through_values``). The numbers are
+the ordinary step's bit for bit (tested): the same functions in the same order, the
+gradients added up in the engine's order.
 
 It stands in for ``train_step``'s forward, loss and ``grad`` only when they would do nothing
 else. Otherwise (or when anything in it raises: the ordinary step then reports it) the
@@ -114,49 +114,41 @@ def run(model, cache, x, y, sample_weight) -> bool:
     except Exception:  # noqa: BLE001 - the ordinary step raises it, in context
         cache.array_plans[kind] = False
         return False
-    batch = x.shape[0] if x.ndim else 1  # (trainer_utils._batch_len)
     if spec is None:
-        grads = _through_values(model, plan.loss_fn, cache, tape, y, y_pred, batch)
+        loss = _loss_through_values(plan.loss_fn, tape, y, y_pred)
     elif not loss_grad or loss.ndim:
         cache.array_plans[kind] = False
         return False
-    else:
-        model._track_loss(loss, batch)
-        seed = scalar_seed(loss.dtype)
-        grads = owned_results(cache.trainable, cache.keys, tape.backward(seed), seed)
-    cache.apply(grads)
+    model._track_loss(loss, x.shape[0] if x.ndim else 1)  # (trainer_utils._batch_len)
+    # (a loss on the graph: grad after the tracking, as the ordinary step, for the same errors)
+    g = grad(loss, [y_pred])[0] if isinstance(loss, Tensor) else scalar_seed(loss.dtype)
+    cache.apply(owned_results(cache.trainable, cache.keys, tape.backward(g), g))
     if model._compile_metrics is not None:
         model._compile_metrics.update_state(y, y_pred, None)
     return True
 
 
-def _through_values(model, loss_fn, cache, tape, y, y_pred, batch):
-    """The rest of a step whose loss has no one-node form: its own code runs now, once, on
+def _loss_through_values(loss_fn, tape, y, y_pred):
+    """The loss of a step whose loss has no one-node form: its own code runs now, once, on
     ``y_pred`` (``Loss._values``, what ``Loss.__call__`` runs), and from here the step does
-    not fall back (a loss may draw random numbers or count its calls). When the per-sample
-    values are one graph node applied to ``y_pred`` itself (binary or categorical
-    cross-entropy on probabilities) and ``Loss.__call__`` would average them with ``ops.mean``
-    (no mask, a "sum_over_batch_size" or "mean" reduction, at least one value:
-    ``reduce_values``), that node goes on the tape; otherwise the loss is reduced as
-    ``Loss.__call__`` reduces it, on the graph built on ``y_pred``, and ``grad`` gives the
-    gradient the tape carries on from (the same sums in the same order as the ordinary
-    step's one walk). Returns the gradients for ``cache.trainable``."""
+    not fall back (a loss may draw random numbers or count its calls).
+
+    When the per-sample values are one graph node applied to ``y_pred`` itself (binary or
+    categorical cross-entropy on probabilities) and ``Loss.__call__`` would average them with
+    ``ops.mean`` (no mask, a "sum_over_batch_size" or "mean" reduction, at least one value:
+    ``reduce_values``), that node and the mean go on the tape: a 0-d array is returned.
+    Otherwise the loss is reduced as ``Loss.__call__`` reduces it, on the graph built on
+    ``y_pred``: a Tensor is returned, and ``grad`` at ``y_pred`` gives the gradient the tape
+    carries on from (the same sums in the same order as the ordinary step's one walk)."""
     cast, values, mask = loss_fn._values(y, y_pred)
     node = values._node
     if (cast is y_pred and mask is None and node is not None and len(node.parents) == 1
-            and node.parents[0][1] is y_pred and values.data.shape not in ((), (0,))
-            and values.data.size
+            and node.parents[0][1] is y_pred and values.data.ndim and values.data.size
             and loss_fn.reduction in ("sum_over_batch_size", "mean")):  # fmt: skip
         tape.record(node.op, node.parents[0][0], node.out, node.args, node.kwargs)
         rows = node.out
-        loss, _ = tape.apply(ops.mean, (rows,), {}, rows, rows, True)
-        model._track_loss(loss, batch)
-        seed = scalar_seed(loss.dtype)
-        return owned_results(cache.trainable, cache.keys, tape.backward(seed), seed)
-    loss = reduce_weighted_values(values, None, mask, loss_fn.reduction)
-    model._track_loss(loss, batch)  # (before grad, as the ordinary step: the same errors)
-    g = grad(loss, [y_pred])[0]
-    return owned_results(cache.trainable, cache.keys, tape.backward(g), g)
+        return tape.apply(ops.mean, (rows,), {}, rows, rows, True)[0]
+    return reduce_weighted_values(values, None, mask, loss_fn.reduction)
 
 
 class _Plan:
