@@ -284,12 +284,12 @@ class GeneratorBatches:
         self.source = source
         self.floatx = floatx
         self.shuffle = shuffle
-        self._indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
-        self.steps = steps if steps is not None else (len(source) if self._indexed else None)
+        self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.steps = steps if steps is not None else (len(source) if self.indexed else None)
 
     def __iter__(self):
         src = self.source
-        if self._indexed:
+        if self.indexed:
             if hasattr(src, "on_epoch_begin"):
                 src.on_epoch_begin()
             order = rng().permutation(len(src)) if self.shuffle else range(len(src))

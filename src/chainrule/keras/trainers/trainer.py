@@ -257,10 +257,10 @@ class Trainer:
         if da.is_generator_like(x):
             if y is not None:
                 raise ValueError("y must be None when x is a generator or PyDataset")
-            if steps is not None and not hasattr(x, "__next__"):
+            one_pass = da.GeneratorBatches(x, None, self.dtype, shuffle=bool(shuffle))
+            if steps is not None and one_pass.indexed:
                 # a PyDataset with steps_per_epoch: one pass continues across epochs, as an
                 # array's (Keras's EpochIterator)
-                one_pass = da.GeneratorBatches(x, None, self.dtype, shuffle=bool(shuffle))
                 return da.StepBatches(one_pass, steps)
             return da.GeneratorBatches(x, steps, self.dtype, shuffle=bool(shuffle))
         x = self._standardize_x(x)
