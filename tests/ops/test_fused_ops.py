@@ -180,3 +180,18 @@ def test_mse_mean_equals_mse_rows_then_mean_bit_for_bit(dtype, shape):
         np.testing.assert_array_equal(fast.data, slow.data)
         gs = None if seed is None else [seed]
         np.testing.assert_array_equal(cr.grad(fast, [p], gs)[0], cr.grad(slow, [p], gs)[0])
+
+
+def test_mse_gradient_is_right_for_every_upstream_gradient_and_shape():
+    # the one-node mean squared error keeps its gradient's scale per (g, rows, columns,
+    # dtype); 100 different upstream gradients and a few shapes (more than the 64 it keeps)
+    # each give 2 g (p - t) / size, computed here in float64
+    rng = np.random.default_rng(3)
+    for i in range(100):
+        shape = [(4, 1), (3, 5), (2, 3, 2)][i % 3]
+        t = rng.standard_normal(shape).astype("float32")
+        p = cr.tensor(rng.standard_normal(shape).astype("float32"), requires_grad=True)
+        g = np.float32(rng.standard_normal())
+        got = cr.grad(_fused.mse_mean(t, p), [p], grad_outputs=[np.asarray(g)])[0]
+        want = 2 * float(g) * (p.data.astype("float64") - t) / t.size
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)

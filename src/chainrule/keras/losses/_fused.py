@@ -67,9 +67,22 @@ def _mse_mean_dpred(g, out, t, p, saved=None):
         # NOTE: (g / n) * (2 / k) in d's dtype from Python floats: each quotient and the
         # product are exact in float64 before the one rounding (53 >= 2 * 24 + 2 bits), so
         # this is the 0-d array arithmetic's result bit for bit, at a third of the cost
-        c = d.dtype.type
-        return c(c(float(g) / n) * c(2.0 / k)) * d
+        key = (float(g), n, k, d.dtype)
+        scale = _MSE_SCALES.get(key)
+        if scale is None:
+            if len(_MSE_SCALES) >= 64:  # (other upstream gradients: keep it small)
+                _MSE_SCALES.clear()
+            c = d.dtype.type
+            scale = _MSE_SCALES[key] = c(c(key[0] / n) * c(2.0 / k))
+        return scale * d
     return (g / n * (2.0 / k)) * d
+
+
+# (upstream gradient, rows, columns, dtype) -> the scale of mean squared error's gradient. NOTE:
+# kept, for speed: a training loop asks for the same one on every step (three NumPy scalar
+# operations saved); the few batch shapes of a fit make a few entries, and it never holds more
+# than 64.
+_MSE_SCALES: dict = {}
 
 
 defvjp(mse_mean, lambda g, out, t, p, saved=None: -_mse_mean_dpred(g, out, t, p, saved),

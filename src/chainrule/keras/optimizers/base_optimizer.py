@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from ...autodiff.tensor import Tensor
@@ -65,6 +66,15 @@ def _as_lr(value) -> np.float32:
         value = value.item()  # a 0-d array or tensor, as a callback may pass
     check_number("learning_rate", value, low=0)
     return np.float32(value)
+
+
+# What `_apply_from_fit` hands to `apply` (loss scaling, gradient accumulation, EMA) or to
+# `_update` (clipping, weight decay) when set: each attribute off is None (use_ema: False).
+# NOTE: read in one call per step, for speed; 0 is "set" here and takes the general path.
+_APPLY_EXTRAS = attrgetter("loss_scale_factor", "gradient_accumulation_steps", "use_ema")
+_NO_APPLY_EXTRAS = (None, None, False)
+_UPDATE_EXTRAS = attrgetter("clipnorm", "global_clipnorm", "clipvalue", "weight_decay")
+_NO_UPDATE_EXTRAS = (None, None, None, None)
 
 
 class Optimizer(OptimizerStateMixin):
@@ -442,13 +452,11 @@ class Optimizer(OptimizerStateMixin):
         overrides ``apply`` is called through it; the other features (loss scaling, gradient
         accumulation, EMA, variable constraints) take ``apply``'s own path.
         """
-        if (type(self).apply is not Optimizer.apply or self.loss_scale_factor is not None
-                or self.gradient_accumulation_steps or self.use_ema
+        if (type(self).apply is not Optimizer.apply or _APPLY_EXTRAS(self) != _NO_APPLY_EXTRAS
                 or not self._fit_plain(variables)):  # fmt: skip
             self.apply(grads, variables)
             return
-        if (self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay
-                or type(self)._update is not Optimizer._update):
+        if _UPDATE_EXTRAS(self) != _NO_UPDATE_EXTRAS or type(self)._update is not Optimizer._update:
             self._update(grads, variables)
         else:  # nothing to clip or decay: the rule itself
             self._backend_update_step(grads, variables, self._get_current_learning_rate())

@@ -64,26 +64,44 @@ class SGD(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """``m = momentum*m - lr*g; w += m`` (Nesterov: ``w += momentum*m - lr*g``)."""
-        i = self._index[id(variable)]
-        w = variable.data
-        lr, mu = self._constants(w.dtype, learning_rate)
-        s = self._scratch[i][0]
-        np.multiply(gradient, lr, s)
-        if self.momentum == 0:
-            np.subtract(w, s, w)
-            return
-        m = self.momentums[i]
-        np.multiply(m, mu, m)
-        np.subtract(m, s, m)
-        if self.nesterov:
-            np.subtract(w, s, w)
-            np.multiply(m, mu, s)
-            np.add(w, s, w)
-        else:
-            np.add(w, m, w)
+        self._sgd_steps((gradient,), (variable,), learning_rate)
 
-    def _step_constants(self, t, learning_rate) -> tuple:
-        return t(learning_rate), t(self.momentum)
+    def _backend_update_step(self, grads, variables, learning_rate) -> None:
+        # NOTE: for speed: the rule for every variable in one loop (a step of a small model
+        # is mostly per-call overhead), unless a subclass has its own `update_step`
+        if type(self).update_step is SGD.update_step:
+            self._sgd_steps(grads, variables, learning_rate)
+        else:
+            super()._backend_update_step(grads, variables, learning_rate)
+
+    def _sgd_steps(self, grads, variables, learning_rate) -> None:
+        index, scratch, momentums = self._index, self._scratch, self.momentums
+        momentum, nesterov = self.momentum, self.nesterov
+        dtype = None
+        for gradient, variable in zip(grads, variables, strict=True):
+            i = index[id(variable)]
+            w = variable.data
+            if w.dtype is not dtype:
+                # the step's constants in the variable's dtype (NOTE: made here, not through
+                # `_constants`: scalar conversions are much of a small model's update)
+                dtype = w.dtype
+                t = dtype.type
+                lr = learning_rate if type(learning_rate) is t else t(learning_rate)
+                mu = t(momentum) if momentum != 0 else None
+            s = scratch[i][0]
+            np.multiply(gradient, lr, s)
+            if momentum == 0:
+                np.subtract(w, s, w)
+                continue
+            m = momentums[i]
+            np.multiply(m, mu, m)
+            np.subtract(m, s, m)
+            if nesterov:
+                np.subtract(w, s, w)
+                np.multiply(m, mu, s)
+                np.add(w, s, w)
+            else:
+                np.add(w, m, w)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -39,10 +39,10 @@ class LossTracker:
 
     def add(self, value, weight) -> None:
         """``total += value * weight`` and ``count += weight`` in float32."""
-        f32 = np.float32
-        w = f32(weight)
-        self.total = f32(self.total + f32(value) * w)
-        self.count = f32(self.count + w)
+        # (float32 scalars in, so float32 sums out: NumPy keeps the type, and rounds once)
+        w = np.float32(weight)
+        self.total = self.total + np.float32(value) * w
+        self.count = self.count + w
 
     def result(self) -> float:
         return float(self.total / self.count) if self.count else 0.0
