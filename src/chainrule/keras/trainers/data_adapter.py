@@ -195,14 +195,14 @@ class ArrayBatches:
 
 
 class StepBatches:
-    """``steps`` batches per epoch from finite batches, as Keras's ``EpochIterator`` with
-    ``steps_per_epoch``: one pass over the data continues across epochs; when it runs out
-    within an epoch, that epoch ends early with a warning and the next starts a fresh
-    (reshuffled) pass. ``evaluate``/``predict`` make a new one per call, so ``steps`` there
-    takes the first ``steps`` batches.
+    """``steps`` batches per epoch, as Keras's ``EpochIterator`` with ``steps_per_epoch``: one
+    pass over the data continues across epochs; when it runs out within an epoch, that epoch
+    ends early with a warning and the next starts a fresh (reshuffled) pass. ``evaluate``/
+    ``predict`` make a new one per call, so ``steps`` there takes the first ``steps`` batches.
 
     Args:
-        batches: an ``ArrayBatches`` (``steps`` attribute: batches per pass).
+        batches: an ``ArrayBatches`` or ``GeneratorBatches`` (``steps`` attribute: batches
+            per pass, or None for a generator, whose pass ends when it runs out).
         steps: batches per epoch, a positive int.
     """
 
@@ -217,20 +217,26 @@ class StepBatches:
         if self._it is None:
             self._it, self._seen = iter(self.batches), 0
         for _ in range(self.steps):
-            if self._seen >= per_pass:
+            batch = _END if per_pass is not None and self._seen >= per_pass else next(
+                self._it, _END)  # fmt: skip
+            if batch is _END:
+                have = "" if per_pass is None else f": it has {per_pass} batches"
                 warnings.warn(
                     "Your input ran out of data; interrupting training. Make sure that your "
                     "dataset or generator can generate at least `steps_per_epoch * epochs` "
-                    f"batches: it has {per_pass} batches, and {self.steps} steps were asked "
-                    "for in this epoch.",
+                    f"batches{have}, and {self.steps} steps were asked for in this epoch.",
                     stacklevel=2,
                 )
-                break
+                self._it = None  # the next epoch starts a fresh pass (Keras: a new iterator)
+                return
             self._seen += 1
-            yield next(self._it)
-        if self._seen >= per_pass:
+            yield batch
+        if per_pass is not None and self._seen >= per_pass:
             next(self._it, None)  # the pass's end (a PyDataset's on_epoch_end)
             self._it = None
+
+
+_END = object()
 
 
 def _pack(x, y, sample_weight):
@@ -275,9 +281,17 @@ class GeneratorBatches:
     A PyDataset-like source (``__getitem__`` and ``__len__``) is read by index, in a fresh
     random order each epoch when ``shuffle`` is true (Keras's ``PyDatasetAdapter``), with
     ``on_epoch_begin``/``on_epoch_end`` called around the pass (with ``steps_per_epoch``,
-    ``StepBatches`` carries a pass on across epochs). A generator is read as it comes, on from
-    where the last epoch stopped; ``steps`` caps the batches per epoch, so an endless
-    generator needs it.
+    ``StepBatches`` carries a pass on across epochs).
+
+    A generator's first two batches are read when this is made, and every pass starts with
+    them again before reading on from the generator (``steps`` caps a pass; an endless
+    generator needs it). That is Keras's ``GeneratorDataAdapter`` (``peek_and_restore``, two
+    batches: ``NUM_BATCHES_FOR_TENSOR_SPEC``): a finite generator gives its first two batches
+    again in each later epoch, and a validation generator is read from its first batch in
+    every epoch.
+
+    Raises:
+        ValueError: for a generator that yields no batch (as Keras).
     """
 
     def __init__(self, source, steps=None, floatx="float32", shuffle=False):
@@ -286,6 +300,13 @@ class GeneratorBatches:
         self.shuffle = shuffle
         self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
         self.steps = steps if steps is not None else (len(source) if self.indexed else None)
+        if not self.indexed:
+            self._first = list(itertools.islice(source, 2))
+            if not self._first:
+                raise ValueError(
+                    "When passing a Python generator to a Keras model, the generator must "
+                    "yield at least one batch. Received an empty generator."
+                )
 
     def __iter__(self):
         src = self.source
@@ -295,8 +316,9 @@ class GeneratorBatches:
             order = rng().permutation(len(src)) if self.shuffle else range(len(src))
             it = (src[int(i)] for i in order)
         else:
-            # a generator is read on across epochs: take `steps` batches and not one more
-            it = src if self.steps is None else itertools.islice(src, self.steps)
+            it = itertools.chain(self._first, src)
+            if self.steps is not None:
+                it = itertools.islice(it, self.steps)  # and not one batch more
         for batch in it:
             x, y, sw = unpack(batch)
             yield _pack(standardize(x, self.floatx), standardize(y, self.floatx),

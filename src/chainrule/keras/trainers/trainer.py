@@ -254,15 +254,15 @@ class Trainer:
 
     # -- data -----------------------------------------------------------------------------
     def _make_batches(self, x, y, sample_weight, batch_size, shuffle, steps=None):
+        if isinstance(x, da.GeneratorBatches):  # fit's validation generator, made once
+            return x
         if da.is_generator_like(x):
             if y is not None:
                 raise ValueError("y must be None when x is a generator or PyDataset")
             one_pass = da.GeneratorBatches(x, None, self.dtype, shuffle=bool(shuffle))
-            if steps is not None and one_pass.indexed:
-                # a PyDataset with steps_per_epoch: one pass continues across epochs, as an
-                # array's (Keras's EpochIterator)
-                return da.StepBatches(one_pass, steps)
-            return da.GeneratorBatches(x, steps, self.dtype, shuffle=bool(shuffle))
+            # with steps: one pass continues across epochs, as an array's (Keras's
+            # EpochIterator with steps_per_epoch)
+            return one_pass if steps is None else da.StepBatches(one_pass, steps)
         x = self._standardize_x(x)
         y = da.standardize(y, self.dtype)
         sample_weight = da.standardize(sample_weight, self.dtype)
@@ -314,6 +314,11 @@ class Trainer:
         val = None
         if validation_data is not None:
             val = da.unpack(validation_data)
+            if da.is_generator_like(val[0]):
+                # a generator: one reader for all the epochs' validation passes, each from
+                # the first batch (Keras keeps one for the fit and resets it each epoch)
+                reader = da.GeneratorBatches(val[0], validation_steps, self.dtype)
+                val = val if reader.indexed else (reader, *val[1:])
         elif validation_split and not da.is_generator_like(x):
             x_ = self._standardize_x(x)
             y_ = da.standardize(y, self.dtype)

@@ -1,0 +1,107 @@
+"""How fit, evaluate and predict read a Python generator, against Keras 3.15.1.
+
+Keras reads a generator's first two batches when it wraps it (``GeneratorDataAdapter``'s
+``peek_and_restore``) and starts every pass with them again: an unbuilt model is built on the
+first batch without losing it, a finite generator gives its first two batches again in each
+later epoch, a validation generator is read from its first batch in every epoch, and
+``steps_per_epoch`` carries one pass on across epochs. Each test runs the same program in
+both libraries and compares which batches were read and the logged losses.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from chainrule import keras as crk
+
+
+def _source(read, n=None):
+    # batch i is x = y = i (2 samples); a zero model's mse on it is i**2
+    def gen():
+        i = 0
+        while n is None or i < n:
+            read.append(i)
+            yield np.full((2, 1), i, "float32"), np.full((2, 1), i, "float32")
+            i += 1
+
+    return gen()
+
+
+def _model(k, built=True):
+    layers = [k.Input((1,))] if built else []
+    dense = k.layers.Dense(1, kernel_initializer="zeros", bias_initializer="zeros")
+    model = k.Sequential([*layers, dense])
+    model.compile(optimizer=k.optimizers.SGD(0.0), loss="mse")
+    return model
+
+
+def _both(program):
+    """``program(k, read)`` run with Keras and with chainrule: (read, result) for each."""
+    out = []
+    for k in (keras, crk):
+        read = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append((read, program(k, read)))
+    return out
+
+
+def _losses(history, key="loss"):
+    return [round(v, 4) for v in history.history.get(key, [])]
+
+
+X = np.zeros((4, 1), "float32")
+
+PROGRAMS = {
+    "unbuilt model, fit": lambda k, r: _losses(
+        _model(k, built=False).fit(_source(r, 3), epochs=1, verbose=0)),
+    "finite generator, three epochs": lambda k, r: _losses(
+        _model(k).fit(_source(r, 3), epochs=3, verbose=0)),
+    "steps_per_epoch carries on": lambda k, r: _losses(
+        _model(k).fit(_source(r), steps_per_epoch=2, epochs=3, verbose=0)),
+    "steps_per_epoch, runs out": lambda k, r: _losses(
+        _model(k).fit(_source(r, 3), steps_per_epoch=2, epochs=3, verbose=0)),
+    "validation generator with validation_steps": lambda k, r: _losses(
+        _model(k).fit(X, X, batch_size=2, epochs=3, verbose=0,
+                      validation_data=_source(r), validation_steps=3), "val_loss"),
+    "finite validation generator": lambda k, r: _losses(
+        _model(k).fit(X, X, batch_size=2, epochs=3, verbose=0,
+                      validation_data=_source(r, 5)), "val_loss"),
+    "evaluate with steps=1, three calls": lambda k, r: [
+        round(m.evaluate(g, steps=1, verbose=0), 4)
+        for m, g in [(_model(k), _source(r))] for _ in range(3)],
+    "predict with steps=1, twice": lambda k, r: [
+        m.predict(g, steps=1, verbose=0).shape
+        for m, g in [(_model(k), _source(r))] for _ in range(2)],
+}
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_batches_read_and_losses_match_keras(name):
+    (k_read, k_out), (c_read, c_out) = _both(PROGRAMS[name])
+    assert c_read == k_read
+    assert c_out == k_out
+
+
+def test_the_unbuilt_model_trains_on_the_first_batch_too():
+    # before: building on the first batch took it from the generator, so fit trained on
+    # batches 1 and 2 only (mean of 1 and 4 = 2.5, where Keras logs (0 + 1 + 4) / 3)
+    (_, (k_out)), (_, c_out) = _both(PROGRAMS["unbuilt model, fit"])
+    assert c_out == k_out == [round(5 / 3, 4)]
+
+
+def test_an_empty_generator_is_refused_as_keras_does():
+    for k in (keras, crk):
+        with pytest.raises(ValueError, match="must yield at least one batch"):
+            _model(k).fit((batch for batch in ()), epochs=1, verbose=0)
+
+
+def test_running_out_within_steps_per_epoch_warns():
+    with pytest.warns(UserWarning, match="ran out of data"):
+        _model(crk).fit(_source([], 3), steps_per_epoch=2, epochs=2, verbose=0)
