@@ -48,6 +48,7 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from .preprocessing import Normalization, Rescaling
 from .regularization import (
     ActivityRegularization,
     GaussianDropout,
@@ -98,7 +99,7 @@ __all__ = [
     "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
     "ActivityRegularization", "Embedding", "Masking", "RNN", "SimpleRNN", "SimpleRNNCell", "LSTM",
     "LSTMCell", "GRU", "GRUCell", "Bidirectional", "TimeDistributed", "MultiHeadAttention",
-    "Attention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "Attention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Normalization",
 ]  # fmt: skip
 
 
