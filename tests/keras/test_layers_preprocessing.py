@@ -247,12 +247,15 @@ def test_normalization_errors_at_build_call_and_adapt():
         layer.adapt(np.ones((3, 4)))
         with pytest.raises(ValueError, match="incompatible shape"):
             layer.adapt(np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"axis names an axis twice.*\(1, -1\)"):
+        ck.layers.Normalization(axis=(1, -1)).adapt(np.ones((3, 4)))
     layer = ck.layers.Normalization()
     layer.adapt(X3[:, 0])
-    with pytest.raises(ValueError, match=r"sizes \{1: 5\}.*\(2, 4\)"):
+    with pytest.raises(ValueError, match=r"sizes \{1: 5\}.*\(1, 5\).*\(2, 4\)"):
         layer(np.ones((2, 4), "float32"))  # Keras would fail in torch's broadcast
-    with pytest.raises(ValueError, match=r"shape \(2, 1\)"):
-        layer(np.ones((2, 1), "float32"))  # Keras would broadcast this one silently
+    for shape in [(2, 1), (5,)]:  # Keras would broadcast these silently, to (2, 5), (1, 5)
+        with pytest.raises(ValueError, match=rf"inputs of shape \({shape[0]},"):
+            layer(np.ones(shape, "float32"))
     with pytest.raises(ValueError, match="adapt\\(\\) cannot replace"):
         ck.layers.Normalization(mean=0.0, variance=1.0).adapt(X3)
     with pytest.raises(ValueError, match="empty iterable"):
@@ -335,6 +338,37 @@ def test_fit_normalization_then_dense_matches_keras():
     text = []
     ours.summary(print_fn=text.append)
     assert "Normalization" in "\n".join(text) and "Non-trainable params: 9" in "\n".join(text)
+
+
+def test_regression_tutorial_flow_matches_keras():
+    """Keras's regression tutorial: one feature, ``Normalization(input_shape=[1,], axis=None)``
+    adapted on a 1-D array, then used on ``(batch, 1)`` inputs in a Sequential."""
+    hp = RNG.uniform(50.0, 200.0, 60).astype("float32")
+    y = (hp * 0.3 + RNG.normal(size=60)).astype("float32")
+    models = []
+    for lib in (ck, tk):
+        norm = lib.layers.Normalization(axis=None)
+        norm.adapt(hp)
+        m = lib.Sequential([lib.Input((1,)), norm, lib.layers.Dense(1)])
+        m.compile(optimizer=lib.optimizers.Adam(learning_rate=0.1), loss="mean_absolute_error")
+        models.append(m)
+    ours, ref = models
+    ref.set_weights(ours.get_weights())
+    kw = {"epochs": 3, "batch_size": 16, "shuffle": False, "verbose": 0, "validation_split": 0.2}
+    h_ours, h_ref = ours.fit(hp, y, **kw), ref.fit(hp, y, **kw)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(h_ours.history[key], h_ref.history[key], rtol=1e-5)
+    assert ours.count_params() == ref.count_params() == 5
+
+
+def test_adapt_on_higher_rank_data_reduces_the_extra_axes():
+    layer = ck.layers.Normalization()
+    ck.Model(inp := ck.Input((5,)), layer(inp))  # built for (None, 5)
+    layer.adapt(X3)  # (40, 4, 5): statistics over the first two axes, as the call broadcasts
+    mean, var = _reference_stats(X3, -1)
+    np.testing.assert_allclose(layer.get_weights()[0], mean, rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(layer.get_weights()[1], var, rtol=2e-6, atol=2e-6)
+    _close(layer(X3), (X3 - mean) / np.sqrt(var), rtol=1e-5, atol=1e-5)
 
 
 def test_gradients_flow_through_both_layers_in_a_functional_fit():

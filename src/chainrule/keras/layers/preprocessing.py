@@ -234,6 +234,9 @@ class Normalization(Layer):
                 f"ndim={ndim}, while axis={self.axis}"
             )
         keep = tuple(sorted(a % ndim for a in self.axis))
+        if len(set(keep)) != len(keep):
+            raise ValueError(f"axis names an axis twice, received axis={self.axis} for inputs "
+                             f"with ndim={ndim}")  # fmt: skip
         for d in keep:
             if shape[d] is None:
                 raise ValueError(
@@ -241,7 +244,6 @@ class Normalization(Layer):
                     f"axis={self.axis}, inputs.shape={shape}, with unknown axis at index {d}"
                 )
         self._keep_axis = keep
-        self._reduce_axis = tuple(d for d in range(ndim) if d not in keep)
         self._broadcast_shape = tuple(shape[d] if d in keep else 1 for d in range(ndim))
         stats_shape = tuple(shape[d] for d in keep)
         if self._given is None:
@@ -333,8 +335,9 @@ class Normalization(Layer):
         if isinstance(data, np.ndarray):
             self._check_built(data.shape)
             _check_finite(data, "adapt() data")
-            total_mean = np.mean(data, axis=self._reduce_axis)
-            total_var = np.var(data, axis=self._reduce_axis)
+            reduce = self._reduced(data.shape)
+            total_mean = np.mean(data, axis=reduce)
+            total_var = np.var(data, axis=reduce)
         elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
             total_mean, total_var = self._adapt_batches(data)
         else:
@@ -347,9 +350,17 @@ class Normalization(Layer):
         self.adapt_variance.assign(total_var)
 
     def _fits(self, shape) -> bool:
-        """Whether ``shape`` has the built rank and the built sizes on the kept axes."""
+        """Whether the statistics broadcast against ``shape`` (aligned from the right, as
+        Keras) without changing it: the built sizes on the kept axes, any rank above."""
         want = self._broadcast_shape
-        return len(shape) == len(want) and all(shape[d] == want[d] for d in self._keep_axis)
+        lead = len(shape) - len(want)
+        return lead >= 0 and all(w == 1 or shape[lead + i] == w for i, w in enumerate(want))
+
+    def _reduced(self, shape) -> tuple:
+        """The axes of data of ``shape`` that adapt() reduces: all but the kept ones (aligned
+        from the right, so data of a higher rank than the built one is reduced as called)."""
+        lead = len(shape) - len(self._broadcast_shape)
+        return tuple(d for d in range(len(shape)) if d - lead not in self._keep_axis)
 
     def _check_built(self, shape):
         shape = tuple(shape)
@@ -394,9 +405,10 @@ class Normalization(Layer):
                     f"{self._build_input_shape}, got {batch.shape}."
                 )
             _check_finite(batch, "an adapt() batch")
-            count = math.prod(batch.shape[d] for d in self._reduce_axis)
-            batch_mean = np.mean(batch, axis=self._reduce_axis)
-            batch_var = np.var(batch, axis=self._reduce_axis)
+            reduce = self._reduced(batch.shape)
+            count = math.prod(batch.shape[d] for d in reduce)
+            batch_mean = np.mean(batch, axis=reduce)
+            batch_var = np.var(batch, axis=reduce)
             total_count += count
             # NOTE: the lack-of-fit sum of squares update (Keras's), in the layer's dtype;
             # the weights are Python floats so the arithmetic stays in that dtype.
@@ -433,9 +445,10 @@ class Normalization(Layer):
                 f"axis={self.axis}, with an unknown (batch) axis among the kept axes {keep}"
             )
         raise ValueError(
-            f"Normalization layer {self.name!r} was built for inputs of rank "
-            f"{len(self._broadcast_shape)} with sizes {keep} on its kept axes (axis="
-            f"{self.axis}), received inputs of shape {tuple(shape)}"
+            f"Normalization layer {self.name!r} was built for inputs of shape "
+            f"{self._build_input_shape} (axis={self.axis}: sizes {keep} on the kept axes); its "
+            f"statistics of shape {self._broadcast_shape} do not broadcast against inputs of "
+            f"shape {tuple(shape)} without changing it"
         )
 
     def _warn_if_unadapted(self, mean, var):
