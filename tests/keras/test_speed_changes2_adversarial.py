@@ -10,12 +10,12 @@ rules written out here in NumPy (compared bit for bit), and the ordinary trainin
 (``compile(..., jit_compile=False)``, compared bit for bit). The ``taken`` fixture counts the
 steps fit ran as array steps.
 
-Found by this file (``xfail(strict=True)``, each naming its fault): a method patched on a
-layer class with an object that compares equal to chainrule's own (a wrapt-style proxy, a
-MagicMock with a configured ``__eq__``) is skipped by the array step; one whose ``__eq__``
-raises makes ``fit`` raise; the sign of a zero MSE gradient depends on earlier calls
-(``-0.0 == 0.0`` in the scale's key); and (older than c3efe42) fit's fast path skips an
-optimizer subclass's ``_clip_gradients``, which Keras calls on every step.
+Found by this file, and fixed (the tests now pass): a method patched on a layer class with
+an object that compares equal to chainrule's own (a wrapt-style proxy, a MagicMock with a
+configured ``__eq__``) was skipped by the array step; one whose ``__eq__`` raised made ``fit``
+raise; the sign of a zero MSE gradient depended on earlier calls (``-0.0 == 0.0`` in the
+scale's key); and (older than c3efe42) fit's fast path skipped an optimizer subclass's
+``_clip_gradients``, which Keras calls on every step.
 """
 
 import os
@@ -275,9 +275,6 @@ def test_falsy_extras_set_after_construction_match_keras_and_the_plain_fit(name,
     assert runs[0][1] == plain[1]
 
 
-@pytest.mark.xfail(strict=True, reason="fit's fast path (_apply_from_fit) skips a subclass's "
-                   "_clip_gradients when no clip option is set; Keras's apply calls it on "
-                   "every step (older than c3efe42)")  # fmt: skip
 def test_a_clip_gradients_override_runs_in_fit_as_in_keras():
     runs = []
     for k in (ck, tk):
@@ -287,6 +284,20 @@ def test_a_clip_gradients_override_runs_in_fit_as_in_keras():
                 return [g * 0.5 for g in grads]
 
         runs.append(fit(k, Halved(0.1, momentum=0.9)))
+    assert_matches_keras(*runs)
+
+
+def test_a_keras_style_weight_decay_override_runs_in_fit_as_in_keras():
+    # Keras's signature, _apply_weight_decay(self, variables): chainrule's is the same now
+    runs = []
+    for k in (ck, tk):
+
+        class Shrink(k.optimizers.SGD):
+            def _apply_weight_decay(self, variables):
+                for v in variables:
+                    v.assign(v * 0.99)
+
+        runs.append(fit(k, Shrink(0.1)))
     assert_matches_keras(*runs)
 
 
@@ -360,9 +371,6 @@ def _mse_grad(g, t, p):
     return cr.grad(_fused.mse_mean(t, pt), [pt], grad_outputs=[np.asarray(g)])[0]
 
 
-@pytest.mark.xfail(strict=True, reason="_MSE_SCALES keys on float(g): -0.0 == 0.0, so after "
-                   "g=+0.0 the gradient for g=-0.0 gets +0.0's zeros (torch and the parent "
-                   "give -0.0 * (p - t))")  # fmt: skip
 def test_the_sign_of_a_zero_mse_gradient_does_not_depend_on_earlier_calls():
     rng = np.random.default_rng(5)
     t, p = (rng.standard_normal((4, 3)).astype("float32") for _ in range(2))
@@ -594,18 +602,12 @@ def test_a_patched_method_gives_the_ordinary_step_as_keras_runs_it(kind, when, t
         assert taken[0] > 0  # the array step ran before the patch
 
 
-@pytest.mark.xfail(strict=True, reason="_Plan.kept compares the class's methods with == : a "
-                   "patch that compares equal to chainrule's own function (a wrapt-style proxy, "
-                   "a MagicMock with __eq__ set) keeps the array step, which skips it")  # fmt: skip
 @pytest.mark.parametrize("when", ["before", "mid"])
 @pytest.mark.parametrize("kind", ["class_proxy", "class_mock_eq"])
 def test_a_class_patch_equal_to_the_original_is_run_as_keras_runs_it(kind, when, taken):
     _assert_patch_honoured(_patched_runs(kind, when, taken), when)
 
 
-@pytest.mark.xfail(strict=True, reason="_Plan.kept calls the patched object's __eq__, which "
-                   "raises AttributeError out of fit; the parent (identity) and Keras run the "
-                   "patch")  # fmt: skip
 @pytest.mark.parametrize("when", ["before", "mid"])
 def test_a_class_patch_whose_eq_raises_is_run_as_keras_runs_it(when, taken):
     _assert_patch_honoured(_patched_runs("class_strict_eq", when, taken), when)

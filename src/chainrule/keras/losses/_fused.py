@@ -67,13 +67,16 @@ def _mse_mean_dpred(g, out, t, p, saved=None):
         # NOTE: (g / n) * (2 / k) in d's dtype from Python floats: each quotient and the
         # product are exact in float64 before the one rounding (53 >= 2 * 24 + 2 bits), so
         # this is the 0-d array arithmetic's result bit for bit, at a third of the cost
-        key = (float(g), n, k, d.dtype)
-        scale = _MSE_SCALES.get(key)
+        gf = float(g)
+        key = (gf, n, k, d.dtype)
+        scale = _MSE_SCALES.get(key) if gf else None  # (-0.0 == 0.0: zeros are not kept)
         if scale is None:
-            if len(_MSE_SCALES) >= 64:  # (other upstream gradients: keep it small)
-                _MSE_SCALES.clear()
             c = d.dtype.type
-            scale = _MSE_SCALES[key] = c(c(key[0] / n) * c(2.0 / k))
+            scale = c(c(gf / n) * c(2.0 / k))
+            if gf:
+                if len(_MSE_SCALES) >= 64:  # (other upstream gradients: keep it small)
+                    _MSE_SCALES.clear()
+                _MSE_SCALES[key] = scale
         return scale * d
     return (g / n * (2.0 / k)) * d
 

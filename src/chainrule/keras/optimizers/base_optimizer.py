@@ -349,9 +349,12 @@ class Optimizer(OptimizerStateMixin):
             self._decay_cache[key] = use
         return use
 
-    def _apply_weight_decay(self, variables, lr) -> None:
+    def _apply_weight_decay(self, variables) -> None:
+        """Decay each variable not excluded: ``w *= 1 - weight_decay * learning_rate`` (Keras's
+        signature, so that a subclass written for Keras can override it)."""
         if self.weight_decay is None:
             return
+        lr = self._get_current_learning_rate()
         # NOTE: the torch backend's form `w *= 1 - wd*lr` (one rounding of the factor).
         factor = np.float32(1) - np.float32(self.weight_decay) * np.float32(lr)
         for v in variables:
@@ -456,7 +459,10 @@ class Optimizer(OptimizerStateMixin):
                 or not self._fit_plain(variables)):  # fmt: skip
             self.apply(grads, variables)
             return
-        if _UPDATE_EXTRAS(self) != _NO_UPDATE_EXTRAS or type(self)._update is not Optimizer._update:
+        cls = type(self)
+        if (_UPDATE_EXTRAS(self) != _NO_UPDATE_EXTRAS or cls._update is not Optimizer._update
+                or cls._clip_gradients is not Optimizer._clip_gradients
+                or cls._apply_weight_decay is not Optimizer._apply_weight_decay):  # fmt: skip
             self._update(grads, variables)
         else:  # nothing to clip or decay: the rule itself
             self._backend_update_step(grads, variables, self._get_current_learning_rate())
@@ -475,9 +481,8 @@ class Optimizer(OptimizerStateMixin):
 
     def _update(self, grads, variables) -> None:
         grads = self._clip_gradients(grads)
-        lr = self._get_current_learning_rate()
-        self._apply_weight_decay(variables, lr)
-        self._backend_update_step(grads, variables, lr)
+        self._apply_weight_decay(variables)
+        self._backend_update_step(grads, variables, self._get_current_learning_rate())
 
     def _backend_update_step(self, grads, variables, learning_rate) -> None:
         for g, v in zip(grads, variables, strict=True):

@@ -39,6 +39,8 @@ every step too.
 
 from __future__ import annotations
 
+from operator import is_
+
 from ... import ops
 from ...autodiff.engine import grad, owned_results, scalar_seed
 from ...autodiff.grad_mode import STATE as _GRAD_STATE
@@ -201,7 +203,7 @@ class _Plan:
         plan.layers = tuple(layers)
         plan._owners = (Loss, *(type(obj) for obj, _, _ in checks))
         plan._names = ("__call__", *(name for _, name, _ in checks))
-        plan._methods = [_LOSS_BASE_CALL, *(fn for _, _, fn in checks)]
+        plan._methods = (_LOSS_BASE_CALL, *(fn for _, _, fn in checks))
         plan._dicts = ({}, *(vars(obj) for obj, _, _ in checks))  # (Loss: the class only)
         return plan if plan.kept() else False
 
@@ -209,7 +211,7 @@ class _Plan:
         """Whether every method the ordinary step would run is still chainrule's own (the
         class's, not one set on the object). Checked on every step, as the ordinary step looks
         them up on every call; ``map`` runs the checks without a Python-level loop."""
-        # (a list compares its items by identity first: the functions are the same objects)
-        return list(map(getattr, self._owners, self._names)) == self._methods and not any(
+        # (by identity: a patch may define __eq__, even one that says it equals ours)
+        return all(map(is_, map(getattr, self._owners, self._names), self._methods)) and not any(
             map(dict.__contains__, self._dicts, self._names)
         )
