@@ -48,7 +48,7 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
-from .preprocessing import Normalization, Rescaling
+from .preprocessing import Normalization
 from .regularization import (
     ActivityRegularization,
     GaussianDropout,
@@ -57,6 +57,7 @@ from .regularization import (
     SpatialDropout2D,
     SpatialDropout3D,
 )
+from .rescaling import Rescaling
 from .reshaping import (
     Cropping1D,
     Cropping2D,
@@ -100,7 +101,24 @@ __all__ = [
     "ActivityRegularization", "Embedding", "Masking", "RNN", "SimpleRNN", "SimpleRNNCell", "LSTM",
     "LSTMCell", "GRU", "GRUCell", "Bidirectional", "TimeDistributed", "MultiHeadAttention",
     "Attention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Normalization",
+    "serialize", "deserialize",
 ]  # fmt: skip
+
+
+def serialize(layer) -> dict:
+    """A layer's Keras 3 config dict (``{"module", "class_name", "config", ...}``); matches
+    ``keras.layers.serialize``."""
+    from ..saving.serialization import serialize_keras_object  # noqa: PLC0415 - saving imports layers
+
+    return serialize_keras_object(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """The layer a :func:`serialize` dict describes (``custom_objects`` names classes of your
+    own); matches ``keras.layers.deserialize``."""
+    from ..saving.serialization import deserialize_keras_object  # noqa: PLC0415
+
+    return deserialize_keras_object(config, custom_objects=custom_objects)
 
 
 def __dir__():
