@@ -102,3 +102,53 @@ def test_a_sequential_without_input_called_in_a_graph_records_keras_shapes():
         lib.Model(i, inner(i))
         shapes.append([tuple(la.output.shape) for la in inner.layers])
     assert shapes[0] == shapes[1] == [(None, 2), (None, 2)]  # not the placeholder batch (2, 2)
+
+
+def test_layers_serialize_and_deserialize_as_keras():
+    # keras.layers.serialize gives Keras's dict; each library rebuilds the other's layer
+    def make(lib):
+        return [lib.layers.Dense(3, activation="relu", name="d"),
+                lib.layers.Rescaling(1 / 255.0, offset=-1.0, name="r"),
+                lib.layers.Conv2D(4, 3, padding="same", name="c")]  # fmt: skip
+
+    for ours, theirs in zip(make(ck), make(tk)):
+        mine, ref = ck.layers.serialize(ours), tk.layers.serialize(theirs)
+        assert (mine["module"], mine["class_name"]) == (ref["module"], ref["class_name"])
+        assert mine["config"] == ref["config"]
+        assert ck.layers.deserialize(ref).get_config() == ours.get_config()
+        assert tk.layers.deserialize(mine).get_config() == theirs.get_config()
+
+
+LAYER_SPECS = [
+    ("Dense", (2,)), ("Embedding", (5, 2)), ("Conv1D", (4, 3)), ("Conv2D", (4, 3)),
+    ("Conv2DTranspose", (4, 3)), ("DepthwiseConv2D", (3,)), ("SeparableConv2D", (4, 3)),
+    ("LSTM", (3,)), ("GRU", (3,)), ("SimpleRNN", (3,)), ("BatchNormalization", ()),
+    ("LayerNormalization", ()), ("GroupNormalization", ()), ("Dropout", (0.5,)),
+    ("Flatten", ()), ("Reshape", ((2, 2),)), ("MaxPooling2D", ()), ("GlobalAveragePooling2D", ()),
+    ("UpSampling2D", ()), ("ZeroPadding2D", ()), ("Activation", ("relu",)), ("PReLU", ()),
+    ("Masking", ()), ("Concatenate", ()), ("Add", ()), ("Attention", ()),
+    ("MultiHeadAttention", (2, 4)), ("Rescaling", (0.5,)), ("Normalization", ()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,args", LAYER_SPECS, ids=[n for n, _ in LAYER_SPECS])
+def test_a_new_layers_config_is_kerass(name, args):
+    # the same keys and values as Keras 3.15.1 writes, and each rebuilds from the other's
+    ours = getattr(ck.layers, name)(*args, name="x")
+    theirs = getattr(tk.layers, name)(*args, name="x")
+    assert ours.get_config() == theirs.get_config()
+    assert type(ours).from_config(theirs.get_config()).get_config() == ours.get_config()
+
+
+def test_wrapped_layers_configs_are_kerass():
+    for wrapper, inner in (("TimeDistributed", "Dense"), ("Bidirectional", "LSTM")):
+        ours = getattr(ck.layers, wrapper)(getattr(ck.layers, inner)(2, name="i"), name="w")
+        theirs = getattr(tk.layers, wrapper)(getattr(tk.layers, inner)(2, name="i"), name="w")
+        assert ours.get_config() == theirs.get_config()
+
+
+def test_quantization_config_is_refused_not_ignored():
+    for layer in (lambda **k: ck.layers.Dense(2, **k), lambda **k: ck.layers.Embedding(5, 2, **k)):
+        layer(quantization_config=None)
+        with pytest.raises(NotImplementedError, match="quantization_config"):
+            layer(quantization_config={"mode": "int8"})

@@ -20,13 +20,18 @@ def _positive_int(name, value):
     return int(value)
 
 
-def _no_lora(layer, lora_rank):
-    """Refuse a ``lora_rank`` that turns Keras's LoRA on (any true value; LoRA is not built
-    yet) rather than ignore it."""
+def _no_lora(layer, lora_rank, quantization_config=None):
+    """Refuse a ``lora_rank`` that turns Keras's LoRA on (any true value), or a
+    ``quantization_config`` (neither is built yet), rather than ignore it."""
     if lora_rank:
         raise NotImplementedError(
             f"{layer}(lora_rank=...) (LoRA) is not supported yet, received "
             f"lora_rank={lora_rank!r}; use lora_rank=None or 0"
+        )
+    if quantization_config is not None:
+        raise NotImplementedError(
+            f"{layer}(quantization_config=...) (quantization) is not supported yet, received "
+            f"quantization_config={quantization_config!r}; use None"
         )
 
 
@@ -71,12 +76,13 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 lora_rank=None, lora_alpha=None, **kwargs):  # fmt: skip
+                 lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):  # fmt: skip
         from .. import activations, constraints, initializers, regularizers  # noqa: PLC0415
 
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _positive_int("units", units)
-        _no_lora("Dense", lora_rank)
+        _no_lora("Dense", lora_rank, quantization_config)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -147,7 +153,8 @@ class Dense(Layer):
                 "kernel_regularizer": _ser("regularizers", self.kernel_regularizer),
                 "bias_regularizer": _ser("regularizers", self.bias_regularizer),
                 "kernel_constraint": _ser("constraints", self.kernel_constraint),
-                "bias_constraint": _ser("constraints", self.bias_constraint)}  # fmt: skip
+                "bias_constraint": _ser("constraints", self.bias_constraint),
+                "quantization_config": None}  # fmt: skip
 
 
 class Activation(Layer):
@@ -286,7 +293,7 @@ class Reshape(Layer):
         return ops.reshape(inputs, (inputs.shape[0], *self.target_shape))
 
     def get_config(self):
-        return {**super().get_config(), "target_shape": list(self.target_shape)}
+        return {**super().get_config(), "target_shape": self.target_shape}  # (a tuple, as Keras)
 
 
 class Identity(Layer):

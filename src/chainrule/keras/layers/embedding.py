@@ -72,14 +72,15 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 weights=None, lora_rank=None, lora_alpha=None, **kwargs):  # fmt: skip
+                 weights=None, lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):  # fmt: skip
         from .. import constraints, initializers, regularizers  # noqa: PLC0415
 
         kwargs.pop("input_length", None)
         super().__init__(**kwargs)
         self.input_dim = _positive_int("input_dim", input_dim)
         self.output_dim = _positive_int("output_dim", output_dim)
-        _no_lora("Embedding", lora_rank)
+        _no_lora("Embedding", lora_rank, quantization_config)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
@@ -134,5 +135,6 @@ class Embedding(Layer):
                 "output_dim": self.output_dim,
                 "embeddings_initializer": _ser("initializers", self.embeddings_initializer),
                 "embeddings_regularizer": _ser("regularizers", self.embeddings_regularizer),
+                "activity_regularizer": _ser("regularizers", self.activity_regularizer),
                 "embeddings_constraint": _ser("constraints", self.embeddings_constraint),
-                "mask_zero": self.mask_zero, "lora_rank": None, "lora_alpha": None}  # fmt: skip
+                "mask_zero": self.mask_zero, "quantization_config": None}  # fmt: skip
