@@ -105,3 +105,55 @@ def test_an_empty_generator_is_refused_as_keras_does():
 def test_running_out_within_steps_per_epoch_warns():
     with pytest.warns(UserWarning, match="ran out of data"):
         _model(crk).fit(_source([], 3), steps_per_epoch=2, epochs=2, verbose=0)
+
+
+def _pydataset_log(k, log):
+    class Logged(k.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            log.append(i)
+            return np.full((2, 1), i, "float32"), np.full((2, 1), i, "float32")
+
+        def on_epoch_begin(self):
+            log.append("B")
+
+        def on_epoch_end(self):
+            log.append("E")
+
+    return Logged()
+
+
+def _fit_twice(k, log, steps):
+    model = _model(k)
+    out = []
+    for _ in range(2):  # the second fit: the compiled loss is built, no first-batch read
+        out.append(_losses(model.fit(_pydataset_log(k, log), steps_per_epoch=steps, epochs=3,
+                                     shuffle=False, verbose=0)))  # fmt: skip
+        out.append(list(log))
+        log.clear()
+    return out
+
+
+PYDATASET_PROGRAMS = {
+    "fit, steps_per_epoch below a pass": lambda k, log: _fit_twice(k, log, 2),
+    "fit, steps_per_epoch above a pass": lambda k, log: _fit_twice(k, log, 4),
+    "fit with PyDataset validation": lambda k, log: _losses(
+        _model(k).fit(_pydataset_log(k, log), epochs=2, shuffle=False, verbose=0,
+                      validation_data=_pydataset_log(k, log)), "val_loss"),
+    "evaluate, then with steps": lambda k, log: [
+        round(m.evaluate(_pydataset_log(k, log), steps=s, verbose=0), 4)
+        for m in [_model(k)] for s in (None, 2)],
+    "predict": lambda k, log: _model(k).predict(_pydataset_log(k, log), verbose=0).shape,
+}
+
+
+@pytest.mark.parametrize("name", list(PYDATASET_PROGRAMS))
+def test_pydataset_hooks_and_reads_match_keras(name):
+    # Keras calls on_epoch_begin/on_epoch_end once per epoch (not per pass), reads a first
+    # batch between them on the first fit or evaluate after compile, and calls on_epoch_end
+    # before each fit's and evaluate's first epoch: the same calls in the same order here
+    (k_log, k_out), (c_log, c_out) = _both(PYDATASET_PROGRAMS[name])
+    assert c_log == k_log
+    assert c_out == k_out

@@ -219,9 +219,15 @@ class StepBatches:
         self.steps = steps
         self._it = None
         self._seen = 0
+        # a PyDataset's epoch hooks: called here once per epoch, as Keras's EpochIterator
+        self._hooks = getattr(batches, "epoch_hooks", False)
+        if self._hooks:
+            batches.epoch_hooks = False
 
     def __iter__(self):
         per_pass = self.batches.steps
+        if self._hooks:
+            self.batches.epoch_begin()
         if self._it is None:
             self._it, self._seen = iter(self.batches), 0
         for _ in range(self.steps):
@@ -236,12 +242,13 @@ class StepBatches:
                     stacklevel=2,
                 )
                 self._it = None  # the next epoch starts a fresh pass (Keras: a new iterator)
-                return
+                break
             self._seen += 1
             yield batch
         if per_pass is not None and self._seen >= per_pass:
-            next(self._it, None)  # the pass's end (a PyDataset's on_epoch_end)
-            self._it = None
+            self._it = None  # the pass is read: a fresh one next epoch
+        if self._hooks:
+            self.batches.epoch_end()
 
 
 _END = object()
@@ -287,9 +294,9 @@ class GeneratorBatches:
     """Batches from a generator, iterator or PyDataset (one pass per epoch).
 
     A PyDataset-like source (``__getitem__`` and ``__len__``) is read by index, in a fresh
-    random order each epoch when ``shuffle`` is true (Keras's ``PyDatasetAdapter``), with
-    ``on_epoch_begin``/``on_epoch_end`` called around the pass (with ``steps_per_epoch``,
-    ``StepBatches`` carries a pass on across epochs).
+    random order each pass when ``shuffle`` is true (Keras's ``PyDatasetAdapter``), with its
+    ``on_epoch_begin``/``on_epoch_end`` called around each epoch (with ``steps_per_epoch``,
+    ``StepBatches`` carries a pass on across epochs and calls them).
 
     A generator's first two batches are read when this is made, and every pass starts with
     them again before reading on from the generator (``steps`` caps a pass; an endless
@@ -308,6 +315,9 @@ class GeneratorBatches:
         self.shuffle = shuffle
         self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
         self.steps = steps if steps is not None else (len(source) if self.indexed else None)
+        # a PyDataset's on_epoch_begin/on_epoch_end around each epoch (Keras's EpochIterator);
+        # a StepBatches around this calls them itself, once per epoch, not per pass
+        self.epoch_hooks = True
         if not self.indexed:
             self._first = list(itertools.islice(source, 2))
             if not self._first:
@@ -317,10 +327,16 @@ class GeneratorBatches:
                 )
 
     def __iter__(self):
+        if self.epoch_hooks:
+            self.epoch_begin()
+        yield from self.one_pass()
+        if self.epoch_hooks:
+            self.epoch_end()
+
+    def one_pass(self):
+        """The batches of one pass, as ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
         src = self.source
         if self.indexed:
-            if hasattr(src, "on_epoch_begin"):
-                src.on_epoch_begin()
             order = rng().permutation(len(src)) if self.shuffle else range(len(src))
             it = (src[int(i)] for i in order)
         else:
@@ -331,5 +347,15 @@ class GeneratorBatches:
             x, y, sw = unpack(batch)
             yield _pack(standardize(x, self.floatx), standardize(y, self.floatx),
                         standardize(sw, self.floatx))  # fmt: skip
-        if hasattr(src, "on_epoch_end"):
-            src.on_epoch_end()
+
+    def epoch_begin(self):
+        """A PyDataset's ``on_epoch_begin``, if it has one."""
+        hook = getattr(self.source, "on_epoch_begin", None) if self.indexed else None
+        if hook is not None:
+            hook()
+
+    def epoch_end(self):
+        """A PyDataset's ``on_epoch_end``, if it has one."""
+        hook = getattr(self.source, "on_epoch_end", None) if self.indexed else None
+        if hook is not None:
+            hook()

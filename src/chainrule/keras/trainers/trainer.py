@@ -377,15 +377,28 @@ class Trainer:
     _fit_cache = None
 
     def _build_for_data(self, batches):
-        """Build the model on the first batch's shape (before callbacks see it)."""
-        if self.built:
-            return
-        # the data itself, not a StepBatches view whose pass continues across epochs
-        for data in getattr(batches, "batches", batches):
-            x, _, _ = da.unpack(data)
-            with no_grad():
-                self(x, training=False)
-            break
+        """Build the model on the first batch's shape, before callbacks see it.
+
+        As Keras's ``fit`` and ``evaluate`` (``_symbolic_build`` then ``EpochIterator.reset``),
+        for a PyDataset: when the model or its compiled loss is not built yet (the first fit
+        or evaluate after compile) its first batch is read between ``on_epoch_begin`` and
+        ``on_epoch_end``, and ``on_epoch_end`` is called before the data's first epoch in any
+        case."""
+        source = getattr(batches, "batches", batches)  # not a StepBatches view: the data
+        hooks = isinstance(source, da.GeneratorBatches) and source.indexed
+        first = not self.built or (
+            hooks and self._compile_loss is not None and self._compile_loss._built is None)
+        if first:
+            if hooks:
+                source.epoch_begin()
+            for data in source.one_pass() if isinstance(source, da.GeneratorBatches) else source:
+                if not self.built:
+                    x, _, _ = da.unpack(data)
+                    with no_grad():
+                        self(x, training=False)
+                break
+        if hooks:
+            source.epoch_end()
 
     # -- evaluate / predict ---------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -403,6 +416,7 @@ class Trainer:
         batch_size = _batch_size_arg(batch_size, steps)
         verbose = _verbose(verbose)
         batches = self._make_batches(x, y, sample_weight, batch_size, False, steps)
+        self._build_for_data(batches)
         if isinstance(callbacks, CallbackList):  # fit's own list, for its validation pass
             cbs = callbacks
         else:
