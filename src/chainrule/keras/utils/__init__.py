@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from ...backend import np
 from ...backend import set_random_seed as _set_random_seed
+from .file_utils import get_file
 from .py_dataset import PyDataset
 
 __all__ = ["PyDataset", "set_random_seed", "to_categorical", "normalize", "plot_history",
-           "pad_sequences"]  # fmt: skip
+           "pad_sequences", "get_file"]  # fmt: skip
 
 
 def __dir__():
