@@ -15,7 +15,7 @@ __version__ = "3.15.1"  # the Keras version whose behaviour we match
 _SUBMODULES = {
     "layers", "models", "losses", "metrics", "optimizers", "callbacks", "initializers",
     "activations", "regularizers", "constraints", "utils", "saving", "ops", "backend",
-    "config",
+    "config", "datasets",
 }  # fmt: skip
 _FROM = {
     "Sequential": "models",
