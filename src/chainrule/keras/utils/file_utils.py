@@ -9,18 +9,13 @@ name. Extraction works the same way: into a temporary folder, renamed into place
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
-import shutil
 import sys
-import tarfile
-import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
-import zipfile
+
+# NOTE: hashlib, tarfile, zipfile, tempfile, shutil and urllib (which pulls in http.client and
+# email) are imported inside the functions that use them: together they made
+# `import chainrule.keras.utils` about 70 ms slower, for programs that never download.
 
 __all__ = ["get_file", "hash_file", "validate_file", "extract_archive", "keras_home"]
 
@@ -44,6 +39,8 @@ def keras_home() -> str:
 
 
 def _hasher(algorithm: str, file_hash: str | None = None):
+    import hashlib
+
     if algorithm not in _HASHES:
         raise ValueError(f"hash_algorithm must be one of {_HASHES}, received "
                          f"hash_algorithm={algorithm!r}")  # fmt: skip
@@ -89,7 +86,7 @@ def _inside(base: str, name: str) -> bool:
     return os.path.commonpath([path, base]) == base
 
 
-def _safe_tar_members(archive: tarfile.TarFile, base: str):
+def _safe_tar_members(archive, base: str):
     for info in archive:
         ok = _inside(base, info.name)
         if ok and info.islnk():  # a hard link's target is named from the archive's root
@@ -104,6 +101,9 @@ def _safe_tar_members(archive: tarfile.TarFile, base: str):
 
 
 def _extract_into(file_path: str, kind: str, dest: str) -> None:
+    import tarfile
+    import zipfile
+
     base = os.path.realpath(dest)
     if kind == "zip":
         with zipfile.ZipFile(file_path) as archive:
@@ -144,6 +144,11 @@ def extract_archive(file_path, path=".", archive_format="auto") -> bool:
 
     Matches Keras 3 ``keras/src/utils/file_utils.py`` (``extract_archive``).
     """
+    import shutil
+    import tarfile
+    import tempfile
+    import zipfile
+
     if archive_format is None:
         return False
     formats = ["tar", "zip"] if archive_format == "auto" else archive_format
@@ -181,7 +186,12 @@ def _fetch_error(origin: str, code, reason) -> OSError:
 
 def _download(origin: str, target: str, file_hash, hash_algorithm: str) -> None:
     """Fetch ``origin`` into ``target`` through a temporary file in the same folder."""
-    from ..callbacks.progbar import Progbar  # noqa: PLC0415 - keeps `keras.utils` light
+    import http.client
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    from ..callbacks.progbar import Progbar
 
     print(f"Downloading data from {origin}", file=sys.stdout, flush=True)
     fd, part = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".part",
@@ -274,6 +284,9 @@ def get_file(
 
     Matches Keras 3 ``keras/src/utils/file_utils.py`` (``get_file``).
     """
+    import tempfile
+    import urllib.parse
+
     if origin is None:
         raise ValueError('Please specify the "origin" argument (URL of the file to download), '
                          "received origin=None.")  # fmt: skip
