@@ -216,6 +216,7 @@ class CompileMetrics:
         self.output_names = output_names
         self._built = None  # list of (metric, output index, weighted)
         self._names = None
+        self._log_names = []  # each built metric's key in the logs
 
     @property
     def metrics(self):
@@ -241,13 +242,10 @@ class CompileMetrics:
                     continue
                 for ident in items if isinstance(items, (list, tuple)) else [items]:
                     m = metrics_mod.resolve(ident, ys[i], outs[i], loss=losses_[i])
-                    if multi:
-                        m.name = f"{names[i]}_{m.name}"
-                    if weighted:
-                        m.name = f"weighted_{m.name}" if not self.metrics_arg else m.name
                     built.append((m, i, weighted))
         self._built = built
         self._names = names
+        self._log_names = _log_names(built, names if multi else None)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         if self._built is None:
@@ -270,4 +268,25 @@ class CompileMetrics:
             m.reset_state()
 
     def result(self):
-        return {m.name: m.result() for m in self.metrics}
+        return {name: m.result() for name, (m, _, _) in zip(self._log_names, self._built or [])}
+
+
+def _log_names(built, output_names):
+    """The log key of each built metric, as Keras's ``CompileMetrics.result`` names them: the
+    metric's own name, prefixed ``<output>_`` for a model of several outputs; a repeated name
+    gets ``_1``, ``_2``...; a weighted metric whose name is taken is ``[<output>_]weighted_<name>``
+    (then numbered). The metrics keep their own names (``m.name``), as in Keras."""
+    counts: dict = {}
+    keys = []
+    for m, i, weighted in built:
+        prefix = f"{output_names[i]}_" if output_names else ""
+        name = prefix + m.name
+        if name in counts and weighted:
+            name = f"{prefix}weighted_{m.name}"
+        if name in counts:
+            counts[name] += 1
+            name = f"{name}_{counts[name] - 1}"
+        else:
+            counts[name] = 1
+        keys.append(name)
+    return keys

@@ -147,7 +147,8 @@ class Trainer:
             m.reset_state()
 
     def get_metrics_result(self):
-        """The current ``{"loss": ..., metric: ...}`` (Python floats; containers flattened)."""
+        """The current ``{"loss": ..., metric: ...}`` (Python floats; containers flattened),
+        keys sorted, as Keras's (``pythonify_logs``)."""
         logs = {}
         if self._loss_tracker.count:
             logs["loss"] = self._loss_tracker.result()
@@ -157,7 +158,7 @@ class Trainer:
                 logs.update(result)
             else:
                 logs[m.name] = result
-        return logs
+        return dict(sorted(logs.items())) if len(logs) > 1 else logs
 
     # -- losses ---------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

@@ -53,9 +53,10 @@ def _verbose(verbose):
 
 
 def _pythonify_logs(logs, out=None):
-    """A flat dict of Python floats from a step's returned logs (nested dicts such as
-    ``compile_metrics`` are merged in, as Keras's ``_pythonify_logs``)."""
-    out = {} if out is None else out
+    """A flat dict of Python floats from a step's returned logs, keys sorted (nested dicts
+    such as ``compile_metrics`` are merged in, as Keras's ``pythonify_logs``)."""
+    top = out is None
+    out = {} if top else out
     for k, v in logs.items():
         if isinstance(v, dict):
             _pythonify_logs(v, out)
@@ -63,7 +64,7 @@ def _pythonify_logs(logs, out=None):
         if isinstance(v, Tensor):
             v = v.data
         out[k] = float(v) if np.size(v) == 1 else np.asarray(v)
-    return out
+    return dict(sorted(out.items())) if top else out
 
 
 def _merge_outputs(outs):
