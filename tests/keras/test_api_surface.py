@@ -152,3 +152,26 @@ def test_quantization_config_is_refused_not_ignored():
         layer(quantization_config=None)
         with pytest.raises(NotImplementedError, match="quantization_config"):
             layer(quantization_config={"mode": "int8"})
+
+
+def test_keras_utils_names_a_keras_program_reaches_for():
+    # the same objects as where chainrule defines them, and Keras's behaviour for each
+    assert ck.utils.Sequence is ck.utils.PyDataset
+    assert ck.utils.clear_session is ck.backend.clear_session
+    assert ck.utils.register_keras_serializable is ck.saving.register_keras_serializable
+    assert ck.utils.custom_object_scope is ck.saving.custom_object_scope
+    assert set(dir(ck.utils)) <= set(dir(tk.utils)) | {"plot_history"}  # (ours: matplotlib)
+    cases = [((np.ones(2),), {}), ((np.ones(2), np.zeros(2)), {}),
+             ((np.ones(2), np.zeros(2), np.ones(2)), {}), (([np.ones(2)],), {})]  # fmt: skip
+    for args, kwargs in cases:
+        ours = ck.utils.pack_x_y_sample_weight(*args, **kwargs)
+        ref = tk.utils.pack_x_y_sample_weight(*args, **kwargs)
+        assert type(ours) is type(ref) and len(ck.utils.unpack_x_y_sample_weight(ours)) == 3
+        for a, b in zip(ck.utils.unpack_x_y_sample_weight(ours),
+                        tk.utils.unpack_x_y_sample_weight(ref)):  # fmt: skip
+            assert (a is None and b is None) or np.array_equal(np.asarray(a, dtype=float),
+                                                               np.asarray(b, dtype=float))
+    for lib in (ck, tk):  # (no pydot here: Keras raises the same)
+        model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])
+        with pytest.raises(ImportError, match="You must install pydot"):
+            lib.utils.plot_model(model)

@@ -7,12 +7,84 @@ from ...backend import set_random_seed as _set_random_seed
 from .file_utils import get_file
 from .py_dataset import PyDataset
 
+# Keras's keras.utils names for what chainrule defines in other modules: name -> (module, name)
+_ELSEWHERE = {
+    "Sequence": (".py_dataset", "PyDataset"),  # Keras 3's alias of PyDataset
+    "clear_session": ("..backend", "clear_session"),
+    "is_keras_tensor": ("..backend", "is_keras_tensor"),
+    "register_keras_serializable": ("..saving", "register_keras_serializable"),
+    "get_custom_objects": ("..saving", "get_custom_objects"),
+    "custom_object_scope": ("..saving", "custom_object_scope"),
+    "CustomObjectScope": ("..saving", "CustomObjectScope"),
+    "get_registered_name": ("..saving", "get_registered_name"),
+    "get_registered_object": ("..saving", "get_registered_object"),
+    "serialize_keras_object": ("..saving", "serialize_keras_object"),
+    "deserialize_keras_object": ("..saving", "deserialize_keras_object"),
+}
+
 __all__ = ["PyDataset", "set_random_seed", "to_categorical", "normalize", "plot_history",
-           "pad_sequences", "get_file"]  # fmt: skip
+           "pad_sequences", "get_file", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
+           "plot_model", *sorted(_ELSEWHERE)]  # fmt: skip
+
+
+def __getattr__(name):
+    if name in _ELSEWHERE:  # imported on first use, to keep `import chainrule.keras` fast
+        import importlib  # noqa: PLC0415
+
+        module, attr = _ELSEWHERE[name]
+        return getattr(importlib.import_module(module, __name__), attr)
+    raise AttributeError(f"module 'chainrule.keras.utils' has no attribute {name!r}")
 
 
 def __dir__():
     return sorted(__all__)
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """The batch ``fit`` expects from ``x``, ``y`` and ``sample_weight``: ``x`` alone (``(x,)``
+    when ``x`` is a tuple or list), ``(x, y)`` or ``(x, y, sample_weight)``; matches Keras 3
+    ``keras.utils.pack_x_y_sample_weight``."""
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a batch given as ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)`` (missing ones None); matches Keras 3
+    ``keras.utils.unpack_x_y_sample_weight``.
+
+    Raises:
+        ValueError: for a tuple or list of more than three elements.
+    """
+    from ..trainers.data_adapter import unpack  # noqa: PLC0415
+
+    return unpack(data)
+
+
+def plot_model(model, to_file="model.png", **kwargs):
+    """Keras's ``plot_model`` draws the model with pydot and graphviz. chainrule does not draw
+    models yet: without pydot this raises Keras's own ``ImportError``, and with it, a
+    ``NotImplementedError``; ``model.summary()`` prints the same structure as text.
+
+    Raises:
+        ValueError: if the model is not built (as Keras).
+        ImportError: if pydot is not installed (Keras's message).
+        NotImplementedError: otherwise.
+    """
+    if not getattr(model, "built", True):
+        raise ValueError(
+            "This model has not yet been built. Build the model first by calling `build()` "
+            "or by calling the model on a batch of data."
+        )
+    import importlib.util  # noqa: PLC0415
+
+    if importlib.util.find_spec("pydot") is None:
+        raise ImportError("You must install pydot (`pip install pydot`) for `plot_model` to work.")
+    raise NotImplementedError(
+        "plot_model is not supported by chainrule yet; model.summary() prints the layers, "
+        "their output shapes and how they connect"
+    )
 
 
 def set_random_seed(seed: int) -> None:
