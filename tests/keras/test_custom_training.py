@@ -170,3 +170,62 @@ def test_wide_and_deep_example_reaches_accuracy():
     assert match, out
     assert float(match.group(1)) >= 0.93
     assert callable(runpy.run_path(path)["build_model"])
+
+
+def _guide_model(lib, backward_form):
+    """Keras's "customizing what happens in fit()" guide model (torch backend), written for
+    ``lib``: Keras's with torch's autograd; chainrule's with ``cr.grad`` or, when
+    ``backward_form``, ``zero_grad``/``loss.backward()``/``v.grad``."""
+    import torch  # noqa: PLC0415
+
+    class Guide(lib.Model):
+        def train_step(self, data):
+            x, y = data
+            if lib is tk:
+                self.zero_grad()
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+                loss.backward()
+                grads = [v.value.grad for v in self.trainable_weights]
+                with torch.no_grad():
+                    self.optimizer.apply(grads, self.trainable_weights)
+            elif backward_form:
+                self.zero_grad()
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+                loss.backward()
+                grads = [v.grad for v in self.trainable_weights]
+                with cr.no_grad():
+                    self.optimizer.apply(grads, self.trainable_weights)
+            else:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+                self.optimizer.apply(cr.grad(loss, self.trainable_weights),
+                                     self.trainable_weights)  # fmt: skip
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    inputs = lib.Input((3,))
+    outputs = lib.layers.Dense(1)(lib.layers.Dense(4, activation="relu")(inputs))
+    model = Guide(inputs, outputs)
+    model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("backward_form", [False, True], ids=["cr.grad", "zero_grad+backward"])
+def test_the_guides_custom_train_step_matches_keras(backward_form):
+    ours = _guide_model(ck, backward_form)
+    ref = _guide_model(tk, backward_form)
+    h1 = ours.fit(X, Y, batch_size=8, epochs=EPOCHS, shuffle=False, verbose=0)
+    h2 = ref.fit(X, Y, batch_size=8, epochs=EPOCHS, shuffle=False, verbose=0)
+    assert list(h1.history) == list(h2.history)
+    for k in h2.history:
+        np.testing.assert_allclose(h1.history[k], h2.history[k], rtol=1e-5, err_msg=k)
+    for a, b in zip(ours.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

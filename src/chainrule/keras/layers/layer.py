@@ -233,6 +233,13 @@ class Layer(LossesMixin):
     non_trainable_variables = non_trainable_weights
     variables = weights
 
+    def zero_grad(self) -> None:
+        """Forget the gradients ``backward`` added up in the weights' ``.grad`` (each set to
+        None), as a torch module's ``zero_grad()``, which Keras's guides call in a custom
+        ``train_step`` on the torch backend."""
+        for w in self.weights:
+            w.grad = None
+
     def get_weights(self):
         """The weights' values as a list of NumPy arrays (copies), in ``weights`` order."""
         return [np.array(w.data, copy=True) for w in self.weights]

@@ -249,8 +249,13 @@ class Trainer:
                 v.assign(np.asarray(c(v.data), dtype=v.dtype))
 
     def _step_logs(self, returned):
-        if not isinstance(returned, dict):
-            return self.get_metrics_result()
+        """The logs of a step, as Keras's ``_get_metrics_result_or_logs``: the metrics' results
+        unless the step returned a dict of other keys, which is then kept as it is (its
+        values as Python floats, a nested dict such as ``compile_metrics`` still nested, for
+        the callbacks to flatten in Keras's order)."""
+        metric_logs = self.get_metrics_result()
+        if not isinstance(returned, dict) or set(returned) == set(metric_logs):
+            return metric_logs
         return _pythonify_logs(returned)
 
     # -- data -----------------------------------------------------------------------------

@@ -52,19 +52,18 @@ def _verbose(verbose):
     return int(verbose)
 
 
-def _pythonify_logs(logs, out=None):
-    """A flat dict of Python floats from a step's returned logs, keys sorted (nested dicts
-    such as ``compile_metrics`` are merged in, as Keras's ``pythonify_logs``)."""
-    top = out is None
-    out = {} if top else out
+def _pythonify_logs(logs):
+    """``logs`` with each value a Python float (or an array, for several elements), nested
+    dicts kept nested and keys in their order; the callbacks flatten them as Keras does."""
+    out = {}
     for k, v in logs.items():
         if isinstance(v, dict):
-            _pythonify_logs(v, out)
+            out[k] = _pythonify_logs(v)
             continue
         if isinstance(v, Tensor):
             v = v.data
         out[k] = float(v) if np.size(v) == 1 else np.asarray(v)
-    return dict(sorted(out.items())) if top else out
+    return out
 
 
 def _merge_outputs(outs):
