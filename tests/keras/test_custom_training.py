@@ -95,7 +95,7 @@ def test_fit_generator_matches_arrays():
     by_gen.compile(optimizer=ck.optimizers.SGD(0.1), loss="mse")
     h2 = by_gen.fit((b for b in BATCHES), epochs=1, verbose=0)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-6)
-    with pytest.raises(ValueError, match="y must be None"):
+    with pytest.raises(ValueError, match="`y` should not be passed"):
         by_gen.fit((b for b in BATCHES), Y, verbose=0)
 
 

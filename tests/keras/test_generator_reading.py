@@ -157,3 +157,66 @@ def test_pydataset_hooks_and_reads_match_keras(name):
     (k_log, k_out), (c_log, c_out) = _both(PYDATASET_PROGRAMS[name])
     assert c_log == k_log
     assert c_out == k_out
+
+
+def _fit_error(k, x, **kwargs):
+    try:
+        _model(k).fit(x, epochs=1, verbose=0, **kwargs)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("kwargs", [{"y": X}, {"sample_weight": np.ones(4, "float32")},
+                                    {"class_weight": {0: 1.0, 1: 2.0}}])
+def test_what_keras_refuses_with_a_generator_is_refused_with_its_message(kwargs):
+    # (before: y raised with other words, and sample_weight and class_weight were ignored)
+    messages = [_fit_error(k, _source([], 3), **kwargs) for k in (keras, crk)]
+    assert messages[0] is not None and messages[1] == messages[0]
+
+
+def test_a_pydataset_is_weighed_by_class_as_keras_weighs_it():
+    # (before: class_weight was silently ignored for a PyDataset)
+    def program(k, log):
+        model = _model(k)
+        ds = _pydataset_log(k, log)
+        weights = {0: 0.5, 1: 3.0, 2: 2.0}
+        return _losses(model.fit(ds, epochs=2, shuffle=False, verbose=0, class_weight=weights))
+
+    (_, k_out), (_, c_out) = _both(program)
+    assert c_out == k_out
+    unweighted = _both(lambda k, log: _losses(_model(k).fit(_pydataset_log(k, log), epochs=2,
+                                                            shuffle=False, verbose=0)))  # fmt: skip
+    assert unweighted[1][1] != c_out
+
+
+def test_shuffle_with_a_generator_warns_as_keras():
+    for k in (keras, crk):
+        with pytest.warns(UserWarning, match="`shuffle=True` was passed, but will be ignored"):
+            _model(k).fit(_source([], 3), epochs=1, verbose=0)
+
+
+WARNING_PROGRAMS = {
+    "fit, two epochs of a finite generator": lambda m, r: m.fit(_source(r, 3), epochs=2,
+                                                                 shuffle=False, verbose=0),
+    "fit, steps_per_epoch within the data": lambda m, r: m.fit(
+        _source(r, 5), steps_per_epoch=2, epochs=2, shuffle=False, verbose=0),
+    "fit, steps_per_epoch past the data": lambda m, r: m.fit(
+        _source(r, 3), steps_per_epoch=2, epochs=2, shuffle=False, verbose=0),
+    "evaluate": lambda m, r: m.evaluate(_source(r, 3), verbose=0),
+    "evaluate, steps within the data": lambda m, r: m.evaluate(_source(r, 5), steps=2,
+                                                               verbose=0),
+    "predict": lambda m, r: m.predict(_source(r, 3), verbose=0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(WARNING_PROGRAMS))
+def test_ran_out_of_data_warnings_as_keras(name):
+    # Keras warns each time a generator runs out before the steps asked for (or at all)
+    counts = []
+    for k in (keras, crk):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            WARNING_PROGRAMS[name](_model(k), [])
+        counts.append(sum("ran out of data" in str(w.message) for w in caught))
+    assert counts[1] == counts[0]

@@ -15,7 +15,8 @@ from ...autodiff.tensor import Tensor
 from ...backend import np, rng
 
 __all__ = ["standardize", "num_samples", "ArrayBatches", "StepBatches", "tree_map",
-           "tree_flatten", "split", "is_generator_like", "unpack"]  # fmt: skip
+           "tree_flatten", "split", "is_generator_like", "unpack",
+           "class_weight_to_sample_weight"]  # fmt: skip
 
 _CAST_UPFRONT_BYTES = 64 * 2**20
 
@@ -223,6 +224,7 @@ class StepBatches:
         self._hooks = getattr(batches, "epoch_hooks", False)
         if self._hooks:
             batches.epoch_hooks = False
+        self._hooks = self._hooks and batches.indexed
 
     def __iter__(self):
         per_pass = self.batches.steps
@@ -252,6 +254,37 @@ class StepBatches:
 
 
 _END = object()
+
+
+def _warn_when_out(batches, steps):
+    """``batches``, with Keras's warning when they end before ``steps`` (or at all, for no
+    ``steps``): Keras's ``EpochIterator`` warns whenever a generator runs out."""
+    n = 0
+    for n, batch in enumerate(batches, 1):  # noqa: B007 - n is read after the loop
+        yield batch
+    if steps is None or n < steps:
+        warnings.warn(
+            "Your input ran out of data; interrupting training. Make sure that your dataset or "
+            "generator can generate at least `steps_per_epoch * epochs` batches. You may need "
+            "to use the `.repeat()` function when building your dataset.",
+            stacklevel=2,
+        )
+
+
+def class_weight_to_sample_weight(y, class_weight):
+    """Per-sample weights ``class_weight[label]``; the label is the argmax of one-hot targets,
+    else the rounded value. A class missing from ``class_weight`` weighs 1.0, as Keras 3
+    (``data_adapter_utils.class_weight_to_sample_weights``), so ``{1: 5.0}`` up-weights
+    class 1 only."""
+    y = np.asarray(y)
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        labels = np.argmax(y, axis=-1)
+    else:
+        labels = np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
+    weights = np.ones(labels.shape, dtype="float32")
+    for k, v in class_weight.items():
+        weights[labels == int(k)] = float(v)
+    return weights
 
 
 def _pack(x, y, sample_weight):
@@ -309,14 +342,16 @@ class GeneratorBatches:
         ValueError: for a generator that yields no batch (as Keras).
     """
 
-    def __init__(self, source, steps=None, floatx="float32", shuffle=False):
+    def __init__(self, source, steps=None, floatx="float32", shuffle=False, class_weight=None):
         self.source = source
         self.floatx = floatx
         self.shuffle = shuffle
+        self.class_weight = class_weight
         self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
         self.steps = steps if steps is not None else (len(source) if self.indexed else None)
-        # a PyDataset's on_epoch_begin/on_epoch_end around each epoch (Keras's EpochIterator);
-        # a StepBatches around this calls them itself, once per epoch, not per pass
+        # a PyDataset's on_epoch_begin/on_epoch_end around each epoch (Keras's EpochIterator),
+        # and the warning when a generator runs out; a StepBatches around this does both
+        # itself, once per epoch, not per pass
         self.epoch_hooks = True
         if not self.indexed:
             self._first = list(itertools.islice(source, 2))
@@ -343,10 +378,19 @@ class GeneratorBatches:
             it = itertools.chain(self._first, src)
             if self.steps is not None:
                 it = itertools.islice(it, self.steps)  # and not one batch more
+            if self.epoch_hooks:
+                it = _warn_when_out(it, self.steps)
         for batch in it:
             x, y, sw = unpack(batch)
-            yield _pack(standardize(x, self.floatx), standardize(y, self.floatx),
-                        standardize(sw, self.floatx))  # fmt: skip
+            y = standardize(y, self.floatx)
+            if self.class_weight is not None and y is not None:
+                # a PyDataset's batches weighed by class, as Keras's PyDatasetAdapter does
+                if sw is not None:
+                    raise ValueError(
+                        "You cannot specify `class_weight` and `sample_weight` at the same time."
+                    )
+                sw = class_weight_to_sample_weight(y, self.class_weight)
+            yield _pack(standardize(x, self.floatx), y, standardize(sw, self.floatx))
 
     def epoch_begin(self):
         """A PyDataset's ``on_epoch_begin``, if it has one."""

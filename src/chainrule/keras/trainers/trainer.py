@@ -25,7 +25,6 @@ from .trainer_utils import (
     _batch_len,
     _batch_size_arg,
     _check_int,
-    _class_weight_to_sample_weight,
     _FitCache,
     _merge_outputs,
     _pythonify_logs,
@@ -259,13 +258,22 @@ class Trainer:
         return _pythonify_logs(returned)
 
     # -- data -----------------------------------------------------------------------------
-    def _make_batches(self, x, y, sample_weight, batch_size, shuffle, steps=None):
+    def _make_batches(self, x, y, sample_weight, batch_size, shuffle, steps=None,
+                      class_weight=None):  # fmt: skip
         if isinstance(x, da.GeneratorBatches):  # fit's validation generator, made once
             return x
         if da.is_generator_like(x):
-            if y is not None:
-                raise ValueError("y must be None when x is a generator or PyDataset")
-            one_pass = da.GeneratorBatches(x, None, self.dtype, shuffle=bool(shuffle))
+            indexed = hasattr(x, "__getitem__") and hasattr(x, "__len__")
+            _refuse_with_batches(x, indexed, y, sample_weight, class_weight)
+            if shuffle and not indexed:
+                warnings.warn(
+                    "`shuffle=True` was passed, but will be ignored since the data `x` was "
+                    "provided as a generator. The generator is expected to yield "
+                    "already-shuffled data.",
+                    stacklevel=3,
+                )
+            one_pass = da.GeneratorBatches(x, None, self.dtype, shuffle=bool(shuffle),
+                                           class_weight=class_weight)  # fmt: skip
             # with steps: one pass continues across epochs, as an array's (Keras's
             # EpochIterator with steps_per_epoch)
             return one_pass if steps is None else da.StepBatches(one_pass, steps)
@@ -331,9 +339,11 @@ class Trainer:
             sw_ = da.standardize(sample_weight, self.dtype)
             (x, y, sample_weight), val = da.split([x_, y_, sw_], validation_split)
         if class_weight is not None and y is not None:
-            cw = _class_weight_to_sample_weight(da.standardize(y, self.dtype), class_weight)
+            cw = da.class_weight_to_sample_weight(da.standardize(y, self.dtype), class_weight)
             sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
-        batches = self._make_batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
+            class_weight = None
+        batches = self._make_batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
+                                     class_weight)  # fmt: skip
         self._build_for_data(batches)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=batches.steps)  # fmt: skip
@@ -503,7 +513,7 @@ class Trainer:
         x = self._standardize_x(x)
         y = da.standardize(y, self.dtype)
         if class_weight is not None and y is not None:
-            sample_weight = _class_weight_to_sample_weight(y, class_weight)
+            sample_weight = da.class_weight_to_sample_weight(y, class_weight)
         sample_weight = da.standardize(sample_weight, self.dtype)
         da.num_samples(("x", x), ("y", y), ("sample_weight", sample_weight))
         if not self.built:
@@ -537,3 +547,26 @@ class Trainer:
         values = [logs[k] for k in names if k in logs]
         values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
+
+
+def _refuse_with_batches(x, indexed, y, sample_weight, class_weight):
+    """What Keras refuses alongside a generator or PyDataset, which yield whole batches: ``y``
+    and ``sample_weight`` (part of the batches), and for a generator ``class_weight`` (a
+    PyDataset's batches are weighed by class). Keras 3 ``trainers/data_adapters/__init__.py``.
+
+    Raises:
+        ValueError: with Keras's message.
+    """
+    kind = "PyDataset" if indexed else "generator"
+    for arg, value, what in (("y", y, "the targets"),
+                             ("sample_weights", sample_weight, "the sample weights")):  # fmt: skip
+        if value is not None:
+            raise ValueError(
+                f"When providing `x` as a {kind}, `{arg}` should not be passed. Instead, "
+                f"{what} should be included as part of the {kind}."
+            )
+    if class_weight is not None and not indexed:
+        raise ValueError(
+            "Argument `class_weight` is not supported for Python generator inputs. "
+            f"Received: class_weight={class_weight}"
+        )

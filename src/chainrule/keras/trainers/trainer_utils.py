@@ -19,22 +19,6 @@ def _check_int(name, value, minimum):
     return int(value)
 
 
-def _class_weight_to_sample_weight(y, class_weight):
-    """Per-sample weights ``class_weight[label]``; the label is the argmax of one-hot targets,
-    else the rounded value. A class missing from ``class_weight`` weighs 1.0, as Keras 3
-    (``data_adapter_utils.class_weight_to_sample_weights``), so ``{1: 5.0}`` up-weights
-    class 1 only."""
-    y = np.asarray(y)
-    if y.ndim >= 2 and y.shape[-1] > 1:
-        labels = np.argmax(y, axis=-1)
-    else:
-        labels = np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
-    weights = np.ones(labels.shape, dtype="float32")
-    for k, v in class_weight.items():
-        weights[labels == int(k)] = float(v)
-    return weights
-
-
 def _batch_size_arg(batch_size, steps):
     """The validated ``batch_size``: 32 by default, or None when only ``steps`` is given,
     meaning ``ceil(num_samples / steps)`` once the data's size is known (as Keras's array
