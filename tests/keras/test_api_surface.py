@@ -175,3 +175,14 @@ def test_keras_utils_names_a_keras_program_reaches_for():
         model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])
         with pytest.raises(ImportError, match="You must install pydot"):
             lib.utils.plot_model(model)
+
+
+def test_input_shape_on_a_layer_warns_and_works_as_in_keras():
+    x = np.ones((2, 3), "float32")
+    for lib in (ck, tk):
+        for kwargs in ({"input_shape": (3,)}, {"input_dim": 3}):
+            with pytest.warns(UserWarning, match=r"Do not pass an `input_shape`/`input_dim`"):
+                m = lib.Sequential([lib.layers.Dense(2, **kwargs)])
+            assert m.predict(x, verbose=0).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"^You must call `compile\(\)` before using the model"):
+        ck.Sequential([ck.Input((3,)), ck.layers.Dense(1)]).fit(x, x[:, :1], verbose=0)

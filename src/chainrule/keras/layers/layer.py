@@ -10,6 +10,7 @@ functional API instead of computing.
 from __future__ import annotations
 
 import inspect
+import warnings
 
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
@@ -81,6 +82,13 @@ class Layer(LossesMixin):
         if kwargs:
             raise TypeError(
                 f"unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
+            )
+        if input_shape is not None or input_dim is not None:
+            warnings.warn(  # Keras 3's words: it still accepts them, as chainrule does
+                "Do not pass an `input_shape`/`input_dim` argument to a layer. When using "
+                "Sequential models, prefer using an `Input(shape)` object as the first layer in "
+                "the model instead.",
+                stacklevel=2,
             )
         object.__setattr__(self, "_tracked", [])  # sub-layers and variables, in order
         # ids of own variables created non-trainable: `weights` lists them last, by how they

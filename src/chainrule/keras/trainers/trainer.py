@@ -112,8 +112,11 @@ class Trainer:
         }  # fmt: skip
 
     def _assert_compiled(self, what):
-        if not self.compiled:
-            raise RuntimeError(f"you must call compile() before {what}() on model {self.name!r}")
+        if not self.compiled:  # (a ValueError with Keras's words, so `except` clauses match)
+            raise ValueError(
+                f"You must call `compile()` before using the model (model {self.name!r} was "
+                f"asked to {what})."
+            )
 
     @property
     def metrics(self):
@@ -308,7 +311,7 @@ class Trainer:
         given together with ``sample_weight`` the two are multiplied (Keras refuses both).
 
         Raises:
-            RuntimeError: if the model is not compiled.
+            ValueError: if the model is not compiled (as Keras).
             ValueError: for batch_size <= 0, epochs < 0, validation_split outside [0, 1),
                 mismatched x/y lengths, empty x, or a split leaving an empty part.
         """
