@@ -2,6 +2,8 @@
 ``Model.from_config`` on a functional config, the answer to a legacy ``.h5`` save (found by a
 new user's trial; each compared with real Keras 3.15.1 where Keras has an answer)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,24 @@ def test_input_shape_on_a_layer_warns_and_works_as_in_keras():
             assert m.predict(x, verbose=0).shape == (2, 2)
     with pytest.raises(ValueError, match=r"^You must call `compile\(\)` before using the model"):
         ck.Sequential([ck.Input((3,)), ck.layers.Dense(1)]).fit(x, x[:, :1], verbose=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda k: k.Sequential([k.Input((4,)), k.layers.Conv2D(2, 3)]),
+    lambda k: k.Sequential([k.Input((4,)), k.layers.Dense(2), k.layers.LSTM(3)]),
+    lambda k: k.layers.Dense(2)(k.layers.Reshape((2, 3))(k.Input((None, 6)))),
+])  # fmt: skip
+def test_a_symbolic_shape_error_shows_the_symbolic_shape_as_keras(make):
+    # the placeholders a symbolic call runs on (a batch of 2) must not leak into the message
+    messages = []
+    for lib in (tk, ck):
+        try:
+            make(lib)
+            messages.append(None)
+        except ValueError as e:
+            messages.append(re.search(r"(Full shape received|received input with shape|"
+                                      r"found shape=)\W*(\(.*?\))", str(e)))  # fmt: skip
+    if messages[0] is None:
+        assert messages[1] is None
+    else:
+        assert messages[1] is not None and messages[1].group(2) == messages[0].group(2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...autodiff.grad_mode import no_grad
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
+from .input_spec import PLACEHOLDER_SHAPES
 from .layer import Layer, unique_name
 
 __all__ = ["KerasTensor", "Input", "InputLayer", "symbolic_call", "SymbolicNode"]
@@ -86,8 +87,15 @@ def symbolic_call(layer, args, kwargs):
         concrete_kwargs = _map(
             lambda v: _placeholder(v, fill) if isinstance(v, KerasTensor) else v, kwargs
         )
-        with no_grad():
-            out = Layer.__call__(layer, *concrete_args, **concrete_kwargs)
+        stand_ins = {id(a): kt.shape for kt, a in zip(_flatten(args), _flatten(concrete_args))
+                     if isinstance(kt, KerasTensor)}  # fmt: skip
+        PLACEHOLDER_SHAPES.update(stand_ins)
+        try:
+            with no_grad():
+                out = Layer.__call__(layer, *concrete_args, **concrete_kwargs)
+        finally:
+            for k in stand_ins:
+                PLACEHOLDER_SHAPES.pop(k, None)
         outs.append(out)
         if not any(s is None for t in _flatten(args) if isinstance(t, KerasTensor)
                    for s in t.shape):  # fmt: skip

@@ -79,10 +79,20 @@ class InputSpec:
         )
 
 
-def assert_input_compatibility(spec, shape, layer_name):
-    """Raise ValueError, in Keras's words, when ``shape`` violates ``spec``."""
+# id(placeholder array) -> the KerasTensor shape it stands for, while a layer is called on
+# placeholders to record a symbolic call (input_layer.symbolic_call): error messages then show
+# the symbolic shape, ``(None, 4)``, not the placeholder's ``(2, 4)``, as Keras's do
+PLACEHOLDER_SHAPES: dict = {}
+
+
+def assert_input_compatibility(spec, shape, layer_name, symbolic=None):
+    """Raise ValueError, in Keras's words, when ``shape`` violates ``spec``; a ``symbolic``
+    shape (None for unknown sizes) is checked and shown in its place, as Keras checks a
+    KerasTensor's."""
     if spec is None:
         return
+    if symbolic is not None:
+        shape = tuple(symbolic)
     ndim = len(shape)
     where = f"Input 0 of layer '{layer_name}' is incompatible with the layer: "
     if spec.ndim is not None and ndim != spec.ndim:

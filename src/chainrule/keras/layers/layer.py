@@ -16,7 +16,7 @@ from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
 from ..naming import to_snake_case, unique_name
 from ..variables import GENERATION, Variable
-from .input_spec import assert_input_compatibility
+from .input_spec import PLACEHOLDER_SHAPES, assert_input_compatibility
 from .layer_losses import _SYMBOLIC, LossesMixin, _flatten
 
 __all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
@@ -302,7 +302,8 @@ class Layer(LossesMixin):
                     or len(checked[2]) > 8):  # fmt: skip
                 checked = self._spec_checked = (spec, GENERATION[0], set())
             if shape not in checked[2]:
-                assert_input_compatibility(spec, shape, self.name)
+                assert_input_compatibility(spec, shape, self.name,
+                                           PLACEHOLDER_SHAPES.get(id(inputs)))  # fmt: skip
                 checked[2].add(shape)
         if not self.built:
             self._build_input_shape = shape
