@@ -535,3 +535,64 @@ def test_failed_save_leaves_previous_file_intact(tmp_path, monkeypatch):
     monkeypatch.setattr(saving_lib.os, "replace", real_replace)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["good.keras"]
+
+
+def _json_differences(ours, ref, path=""):
+    """The paths where two JSON trees differ (keys one side lacks, or different values)."""
+    if isinstance(ours, dict) and isinstance(ref, dict):
+        out = []
+        for key in sorted(set(ours) | set(ref)):
+            if key not in ours or key not in ref:
+                out.append(f"{path}/{key}")
+            else:
+                out += _json_differences(ours[key], ref[key], f"{path}/{key}")
+        return out
+    if isinstance(ours, list) and isinstance(ref, list) and len(ours) == len(ref):
+        return [d for i, (a, b) in enumerate(zip(ours, ref))
+                for d in _json_differences(a, b, f"{path}[{i}]")]  # fmt: skip
+    return [] if ours == ref else [path]
+
+
+def _json_sequential(k):
+    m = k.Sequential([k.Input((4,), name="x"), k.layers.Dense(3, activation="relu", name="d"),
+                      k.layers.Dropout(0.2, name="dr"), k.layers.BatchNormalization(name="bn"),
+                      k.layers.Dense(1, name="o")], name="s")  # fmt: skip
+    m.compile(optimizer=k.optimizers.Adam(name="adam"), loss="mse", metrics=["mae"])
+    return m
+
+
+def _json_functional(k):
+    i = k.Input((4,), name="x")
+    h = k.layers.Dense(3, name="h")(i)
+    return k.Model(i, k.layers.Dense(1, name="o")(k.layers.Dropout(0.1, name="dr")(h)), name="f")
+
+
+def _json_many_layers(k):
+    lay = k.layers
+    return k.Sequential([
+        k.Input((8, 8, 3), name="x"), lay.Conv2D(4, 3, name="c"), lay.ReLU(name="r"),
+        lay.MaxPooling2D(name="mp"), lay.Dropout(0.1, name="dr"),
+        lay.SpatialDropout2D(0.1, name="sd"), lay.GaussianNoise(0.1, name="gn"),
+        lay.BatchNormalization(name="bn"), lay.Activation("tanh", name="a"),
+        lay.Reshape((3, 12), name="rs"), lay.Masking(name="mk"),
+        lay.LSTM(2, return_sequences=True, name="l"), lay.LeakyReLU(name="lr"),
+        lay.GlobalAveragePooling1D(name="gap"), lay.Identity(name="id"),
+        lay.ActivityRegularization(name="ar"), lay.Softmax(name="sm"), lay.Flatten(name="fl"),
+        lay.Dense(2, name="d"), lay.PReLU(name="pr"),
+    ], name="m")  # fmt: skip
+
+
+@pytest.mark.parametrize("make", [_json_sequential, _json_functional, _json_many_layers])
+def test_to_json_is_kerass_but_for_the_optimizers_torch_module(make):
+    # Keras on torch names its optimizer's module keras.src.backend.torch.optimizers...; we
+    # write the public keras.optimizers (both load in either library)
+    ours, ref = json.loads(make(ck).to_json()), json.loads(make(tk).to_json())
+    allowed = {"/compile_config/optimizer/module", "/compile_config/optimizer/registered_name",
+               # Keras records training=False in a functional node of a layer taking `training`
+               "/config/layers[2]/inbound_nodes[0]/kwargs/training"}  # fmt: skip
+    assert set(_json_differences(ours, ref)) <= allowed
+    # and back through Keras: the same config (with Keras's training=False kept in the node)
+    again = tk.models.model_from_json(make(ck).to_json())
+    back = json.loads(ck.models.model_from_json(again.to_json()).to_json())
+    assert set(_json_differences(back["config"], ours["config"])) <= {
+        "/layers[2]/inbound_nodes[0]/kwargs/training"}

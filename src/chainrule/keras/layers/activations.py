@@ -41,6 +41,8 @@ class _Elementwise(Layer):
     Keras's ``_build_at_init``), any input rank, output shape = input shape, and the input's
     Keras mask handed on to the output."""
 
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
+
     _mask_passthrough = True
 
     def __init__(self, **kwargs):

@@ -164,6 +164,8 @@ class Activation(Layer):
         activation: a name ("relu", "softmax", ...) or a function.
     """
 
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
+
     _mask_passthrough = True
 
     def __init__(self, activation, **kwargs):
@@ -206,6 +208,8 @@ class Dropout(Layer):
     Raises:
         ValueError: ``rate`` outside [0, 1).
     """
+
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
 
     _mask_passthrough = True
 
@@ -274,6 +278,8 @@ class Reshape(Layer):
         ValueError: when the sizes do not match (naming both shapes).
     """
 
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
+
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         self.target_shape = tuple(int(s) for s in target_shape)
@@ -298,6 +304,8 @@ class Reshape(Layer):
 
 class Identity(Layer):
     """Returns its input unchanged."""
+
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
 
 
     _mask_passthrough = True

@@ -430,8 +430,16 @@ class Layer(LossesMixin):
         config = dict(config)
         return cls(**config)
 
+    # Keras 3 builds some weightless layers in their __init__ (`_build_at_init`: Activation,
+    # Dropout, the pooling layers, ...), which then write no build_config; chainrule marks the
+    # same classes. A subclass with a build of its own is built on its first call in Keras.
+    _built_at_init = False
+
     def get_build_config(self):
-        if self._build_input_shape is None:
+        """``{"input_shape": ...}`` once built, or None (not built, or built at ``__init__`` in
+        Keras: ``_built_at_init``)."""
+        if self._build_input_shape is None or (
+                self._built_at_init and type(self).build.__module__.startswith("chainrule.")):
             return None
         return {"input_shape": _jsonable_shape(self._build_input_shape)}
 

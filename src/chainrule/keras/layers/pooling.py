@@ -41,6 +41,8 @@ class BasePooling(Layer):
     Matches Keras 3 ``keras/src/layers/pooling/base_pooling.py``.
     """
 
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
+
     def __init__(self, pool_size, strides, pool_dimensions, pool_mode="max", padding="valid",
                  data_format=None, name=None, **kwargs):  # fmt: skip
         super().__init__(name=name, **kwargs)
@@ -168,6 +170,8 @@ class BaseGlobalPooling(Layer):
 
     Matches Keras 3 ``keras/src/layers/pooling/base_global_pooling.py``.
     """
+
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
 
     _mode = "average"
 

@@ -114,6 +114,8 @@ class GaussianNoise(Layer):
         ValueError: ``stddev`` outside [0, 1].
     """
 
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.stddev = _unit_float("stddev", stddev)
@@ -149,6 +151,8 @@ class GaussianDropout(Layer):
         ValueError: ``rate`` outside [0, 1) (Keras accepts 1, which divides by zero).
     """
 
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
+
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = _unit_float("rate", rate, hi_open=True)
@@ -181,6 +185,8 @@ class ActivityRegularization(Layer):
     Raises:
         ValueError: a negative or non-numeric factor.
     """
+
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         from ..regularizers import L1L2  # noqa: PLC0415

@@ -282,6 +282,11 @@ class Functional(Model):
             return result[0]
         return result
 
+    def get_build_config(self):
+        """``{"input_shape": None}``, as Keras writes it for a functional model: its graph,
+        in ``get_config``, fixes every shape."""
+        return {"input_shape": None}
+
     def get_config(self):
         from ..saving.model_config import functional_get_config  # noqa: PLC0415
 

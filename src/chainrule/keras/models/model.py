@@ -199,7 +199,7 @@ class Model(Trainer, Layer):
         return model_to_json(self, **kwargs)
 
     def get_compile_config(self):
-        """The arguments given to ``compile``, serialised (None if not compiled)."""
+        """The arguments given to ``compile``, serialised (``{}`` if not compiled, as Keras)."""
         from ..saving.model_config import get_compile_config  # noqa: PLC0415
 
         return get_compile_config(self)

@@ -219,7 +219,10 @@ class Sequential(Model):
         if self._input_layer is not None:
             layers.append(serialize_layer(self._input_layer))
         layers.extend(serialize_layer(la) for la in self._stack)
-        cfg = {"name": self.name, "trainable": self.trainable, "layers": layers}
+        from ..saving.serialization import dtype_policy_config  # noqa: PLC0415
+
+        cfg = {"name": self.name, "trainable": self.trainable,
+               "dtype": dtype_policy_config(self.dtype), "layers": layers}  # fmt: skip
         if self._build_input_shape is not None:
             cfg["build_input_shape"] = [None if s is None else int(s)
                                         for s in self._build_input_shape]  # fmt: skip

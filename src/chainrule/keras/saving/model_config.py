@@ -213,12 +213,12 @@ def _serialize_loss_like(value):
     return serialize_keras_object(value)
 
 
-def get_compile_config(model) -> dict | None:
+def get_compile_config(model) -> dict:
     """Keras's ``compile_config``: optimizer, loss, loss_weights, metrics, weighted_metrics and
-    the execution flags; None when the model was not compiled."""
+    the execution flags; ``{}`` when the model was not compiled (as Keras writes it)."""
     cfg = getattr(model, "_compile_config", None)
     if not getattr(model, "compiled", False) or cfg is None:
-        return None
+        return {}
     return {
         "optimizer": serialize_keras_object(model.optimizer),
         "loss": _serialize_loss_like(cfg.get("loss")),

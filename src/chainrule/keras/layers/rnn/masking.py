@@ -69,6 +69,8 @@ class Masking(Layer):
     Shape: ``(batch, steps, ...)``, output the same; the mask is ``(batch, steps)``.
     """
 
+    _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
+
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
         self.mask_value = mask_value
