@@ -139,7 +139,7 @@ def _custom_step_model(k, backend):
 
         def train_step(self, data):  # Keras's guide "Customizing what happens in fit()"
             x, y = data
-            if backend == "torch":
+            if backend != "chainrule":
                 self.zero_grad()
             y_pred = self(x, training=True)
             loss = self.compute_loss(y=y, y_pred=y_pred)
@@ -149,6 +149,10 @@ def _custom_step_model(k, backend):
                 grads = [v.value.grad for v in weights]
                 with torch.no_grad():
                     self.optimizer.apply(grads, weights)
+            elif backend == "chainrule, backward":  # the torch form: a weight holds its .grad
+                loss.backward()
+                with cr.no_grad():
+                    self.optimizer.apply([v.grad for v in weights], weights)
             else:
                 self.optimizer.apply(cr.grad(loss, weights), weights)
             for metric in self.metrics:
@@ -163,14 +167,16 @@ def _custom_step_model(k, backend):
     return m
 
 
-def test_custom_train_step_matches_keras_history():
-    ours, ref = _custom_step_model(ck, "chainrule"), _custom_step_model(tk, "torch")
+@pytest.mark.parametrize("form", ["chainrule", "chainrule, backward"])
+def test_custom_train_step_matches_keras_history(form):
+    # cr.grad, or the guide's torch form (zero_grad, backward, each weight's .grad)
+    ours, ref = _custom_step_model(ck, form), _custom_step_model(tk, "torch")
     _same_weights(ours, ref, seed=5)
     ours.compile(optimizer=ck.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
     ref.compile(optimizer=tk.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
     h1 = ours.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
     h2 = ref.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-    assert set(h1.history) == set(h2.history) == {"loss", "mae"}
+    assert list(h1.history) == list(h2.history) == ["mae", "loss"]  # (Keras's order)
     for key in h2.history:  # the loss tracker here averages batch means, as Keras's does
         np.testing.assert_allclose(h1.history[key], h2.history[key], rtol=1e-5, err_msg=key)
     for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
