@@ -3,7 +3,11 @@
 
 Each program runs in both libraries and its observable results (batches read, PyDataset hooks,
 losses, log keys and their order, error messages, predictions) are compared. Passing tests are
-regression tests; each ``xfail(strict=True)`` names a fault found here.
+regression tests. Found here and fixed: a validation generator was wrapped (two batches read)
+before the training data; a custom test_step's nested logs stayed nested in evaluate (so fit's
+history had validation values under training keys, and evaluate's list held a dict); class_weight
+string keys were taken as ints; a nested model's shape error showed the placeholder batch. Each
+``xfail(strict=True)`` names a fault still open.
 """
 
 import os
@@ -152,20 +156,11 @@ def _shared_train_and_validation(k, r, built=True):
     return [_hist(h), _hist(h, "val_loss")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fit wraps a validation generator (peeking its first two batches) before the training "
-    "data, at fit's start; Keras wraps it at the first validation, after epoch 1's training: "
-    "the same generator (or generators sharing a source) as train and validation data gives "
-    "other batches to each, silently other losses"))
 @pytest.mark.parametrize("built", [True, False])
 def test_one_generator_for_training_and_validation_matches_keras(built):
     _same(lambda k, r: _shared_train_and_validation(k, r, built))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the validation generator is read (two batches peeked) before the training generator; "
-    "Keras reads the training data first (the read order differs for sources with side "
-    "effects)"))
 def test_validation_generator_is_read_after_the_first_training_epoch():
     def program(k, r):
         h = _model(k, built=False).fit(_gen(r, 3), epochs=2, verbose=0,
@@ -304,10 +299,6 @@ def test_pydataset_reads_and_results_match_keras(name):
     _same(PYDATASET_PROGRAMS[name])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "class_weight with string keys: Keras looks labels up as ints (class_weight.get(int)) "
-    "so {'1': 5.0} weighs nothing; chainrule converts keys with int() and weighs class 1 by "
-    "5: other losses than Keras, and no error for what Keras ignores"))
 def test_class_weight_with_string_keys_is_as_keras_or_refused():
     program = _fit_cw("sparse", cw={"1": 5.0}, epochs=1)
     (_, k_out), (_, c_out) = _run(program)
@@ -485,18 +476,16 @@ def _floats(v):
     return float(v) if np.size(v) == 1 else v
 
 
-_NESTED_VAL = (
-    "fit with a custom test_step returning a nested dict (the Keras guide's "
-    "`{m.name: m.result() for m in self.metrics}` gives {'loss', 'compile_metrics': {...}}): "
-    "evaluate keeps it nested, fit prefixes only the outer key (val_compile_metrics), and the "
-    "callbacks' flattening then writes the validation values over the training keys: "
-    "history['mae'] holds the validation mae and val_mae is missing (silent wrong answer)")
+# Found here and fixed: fit with a custom test_step returning a nested dict (the Keras guide's
+# `{m.name: m.result() for m in self.metrics}`) kept evaluate's logs nested, so the callbacks'
+# flattening wrote the validation values over the training keys (history['mae'] held the
+# validation mae and val_mae was missing).
 
 
 @pytest.mark.parametrize("kind", [
     "flat", "metrics and more",
-    pytest.param("nested", marks=pytest.mark.xfail(strict=True, reason=_NESTED_VAL)),
-    pytest.param("metrics", marks=pytest.mark.xfail(strict=True, reason=_NESTED_VAL)),
+    pytest.param("nested"),
+    pytest.param("metrics"),
 ])
 def test_custom_train_step_history_and_batch_logs_match_keras(kind):
     def program(k, log):
@@ -523,18 +512,11 @@ def test_custom_test_step_evaluate_list_matches_keras(kind):
     _same(_evaluate_custom(kind, False))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "evaluate with a custom test_step returning a nested dict: the list result holds the "
-    "inner dict as one element ([{'bb':..,'aa':..}, zz]); Keras flattens (pythonify_logs) "
-    "and gives [aa, bb, zz]"))
 @pytest.mark.parametrize("kind", ["nested", "metrics"])
 def test_custom_test_step_nested_dict_is_flattened_in_evaluate(kind):
     _same(_evaluate_custom(kind, False))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "evaluate(return_dict=True) with a custom test_step keeps the step's key order (and "
-    "nesting); Keras's evaluate returns pythonify_logs: flat, keys sorted"))
 @pytest.mark.parametrize("kind", ["flat", "nested", "metrics and more", "metrics"])
 def test_custom_test_step_evaluate_dict_matches_keras(kind):
     _same(_evaluate_custom(kind, True))
@@ -696,10 +678,6 @@ def test_symbolic_shape_errors_show_keras_shapes(name):
     assert "(2, " not in messages[1]  # no placeholder batch of 2 shown
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a Sequential called on a KerasTensor of the wrong width: the message shows the "
-    "placeholder's shape (2, 4) where Keras says found shape=(None, 4) (9243fe8 maps only "
-    "the arrays a layer's own input check sees, not a model's input check)"))
 def test_nested_sequential_shape_error_shows_none_batch():
     def build(k):
         inner = k.Sequential([k.Input((5,)), k.layers.Dense(2)], name="inner")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ...autodiff.tensor import Tensor
 from ...backend import np
 from ..layers.direct_calls import CallRecords
+from ..layers.input_spec import PLACEHOLDER_SHAPES
 from ..layers.layer import Layer
 from ..trainers.trainer import Trainer
 
@@ -32,6 +33,7 @@ def adjust_input_rank(x, ref_shape, input_name="input"):
             and a feature count that differs from the model's.
     """
     shape = tuple(x.shape)
+    shown = PLACEHOLDER_SHAPES.get(id(x), shape)  # a symbolic call's placeholder: its shape
     ref_rank = len(ref_shape)
     if len(shape) == ref_rank - 1 and ref_shape[-1] == 1:
         x = x.reshape(*shape, 1) if isinstance(x, Tensor) else np.expand_dims(x, -1)
@@ -42,15 +44,16 @@ def adjust_input_rank(x, ref_shape, input_name="input"):
             len(shape) == ref_rank - 1) else ""  # fmt: skip
         raise ValueError(
             f"Invalid input shape for {input_name}. Expected shape {tuple(ref_shape)}, but "
-            f"input has incompatible shape {shape}.{hint}"
+            f"input has incompatible shape {tuple(shown)}.{hint}"
         )
     got = tuple(x.shape)
     for want, have in zip(ref_shape[1:], got[1:], strict=True):
         if want is not None and want != have:
+            shown = shown if len(shown) == len(got) else got
             raise ValueError(
                 f"Invalid input shape for {input_name}. Expected shape {tuple(ref_shape)}, but "
-                f"input has incompatible shape {got}: the model was built for {want} features "
-                f"on that axis and received {have}."
+                f"input has incompatible shape {tuple(shown)}: the model was built for {want} "
+                f"features on that axis and received {have}."
             )
     return x
 

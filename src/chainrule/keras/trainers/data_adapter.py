@@ -283,6 +283,12 @@ def class_weight_to_sample_weight(y, class_weight):
         labels = np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
     weights = np.ones(labels.shape, dtype="float32")
     for k, v in class_weight.items():
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            # (Keras looks labels up as ints, so a key "1" would silently never match)
+            raise ValueError(
+                f"class_weight keys must be integer class indices, received key {k!r} in "
+                f"class_weight={class_weight!r}"
+            )
         weights[labels == int(k)] = float(v)
     return weights
 

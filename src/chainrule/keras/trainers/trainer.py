@@ -331,11 +331,6 @@ class Trainer:
         val = None
         if validation_data is not None:
             val = da.unpack(validation_data)
-            if da.is_generator_like(val[0]):
-                # a generator: one reader for all the epochs' validation passes, each from
-                # the first batch (Keras keeps one for the fit and resets it each epoch)
-                reader = da.GeneratorBatches(val[0], validation_steps, self.dtype)
-                val = val if reader.indexed else (reader, *val[1:])
         elif validation_split and not da.is_generator_like(x):
             x_ = self._standardize_x(x)
             y_ = da.standardize(y, self.dtype)
@@ -375,6 +370,12 @@ class Trainer:
                 epoch_logs = (self._step_logs(returned) if custom_step
                               else self.get_metrics_result())  # fmt: skip
                 if val is not None and (epoch + 1) % validation_freq == 0:
+                    if da.is_generator_like(val[0]) and not isinstance(val[0], da.GeneratorBatches):
+                        # a generator: one reader for all the epochs' validation passes, each
+                        # from the first batch, made at the first one, after the first epoch's
+                        # training (Keras keeps one for the fit and resets it each epoch)
+                        reader = da.GeneratorBatches(val[0], validation_steps, self.dtype)
+                        val = val if reader.indexed else (reader, *val[1:])
                     # fit's callbacks see the validation pass's on_test_* hooks (as Keras);
                     # the progress bar stays silent inside fit
                     val_logs = self.evaluate(val[0], val[1], sample_weight=val[2],
@@ -452,7 +453,10 @@ class Trainer:
                 returned = self.test_step(data)
                 if batch_hooks:
                     cbs.on_test_batch_end(step, self._step_logs(returned))
-        logs = self._step_logs(returned)
+        # flat, as Keras's evaluate returns it (a custom test_step's nested dict is merged in)
+        from ..callbacks.callback_list import pythonify_logs  # noqa: PLC0415
+
+        logs = pythonify_logs(self._step_logs(returned))
         cbs.on_test_end(logs)
         if return_dict:
             return logs
