@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from keras.src.utils.python_utils import pythonify_logs as tk_pythonify  # noqa: E402
 
 import chainrule as cr  # noqa: E402
+from chainrule import keras as ck  # noqa: E402
 from chainrule.keras import callbacks as C  # noqa: E402
 from chainrule.keras.callbacks import progbar as progbar_mod  # noqa: E402
 from chainrule.keras.callbacks.callback_list import pythonify_logs  # noqa: E402
@@ -91,8 +92,20 @@ def drive(cbs, model, epoch_logs):
     return ran, lrs
 
 
+def _our_metrics(metrics):
+    """The built compiled metrics of a chainrule model compiled as ``keras_model`` compiles
+    its Keras twin (what a callback's "auto" mode looks up by name)."""
+    m = ck.Sequential([ck.Input((2,)), ck.layers.Dense(1, activation="sigmoid")])
+    mets = [ck.metrics.AUC() if x == "AUC" else x for x in metrics]
+    m.compile(optimizer=ck.optimizers.SGD(0.1), loss="binary_crossentropy", metrics=mets)
+    m.evaluate(np.zeros((2, 2)), np.zeros((2, 1)), verbose=0)
+    return m.metrics
+
+
 def run_pair(make_ours, make_ref, epoch_logs, lr=0.1, metrics=None, fake=None, capsys=None):
     ours_model = fake or FakeModel(lr)
+    if metrics:
+        ours_model.metrics = _our_metrics(metrics)
     ref_model = keras_model(lr, metrics)
     ours_cb, ref_cb = make_ours(), make_ref()
     ours = C.CallbackList([ours_cb], add_history=True, model=ours_model)

@@ -6,7 +6,8 @@ losses, log keys and their order, error messages, predictions) are compared. Pas
 regression tests. Found here and fixed: a validation generator was wrapped (two batches read)
 before the training data; a custom test_step's nested logs stayed nested in evaluate (so fit's
 history had validation values under training keys, and evaluate's list held a dict); class_weight
-string keys were taken as ints; a nested model's shape error showed the placeholder batch. Each
+string keys were taken as ints; a nested model's shape error showed the placeholder batch;
+EarlyStopping/ModelCheckpoint in "auto" mode guessed a direction for a per-output metric. Each
 ``xfail(strict=True)`` names a fault still open.
 """
 
@@ -392,10 +393,6 @@ def test_log_keys_history_csv_and_evaluate_match_keras(name, tmp_path):
     _same(_metric_program(forms, monitor))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "EarlyStopping/ModelCheckpoint with mode='auto' on a per-output accuracy "
-    "(monitor='val_cls_accuracy'): Keras raises ValueError (it cannot tell min or max and "
-    "asks for mode=); chainrule guesses 'max' and trains on"))
 @pytest.mark.parametrize("callback", ["EarlyStopping", "ModelCheckpoint"])
 def test_auto_mode_on_a_per_output_metric_is_refused_as_keras(callback, tmp_path):
     def program(k, log):

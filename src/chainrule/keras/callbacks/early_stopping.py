@@ -36,8 +36,9 @@ class EarlyStopping(MonitorCallback):
         min_delta: smallest change that counts as an improvement (default 0).
         patience: epochs without improvement before stopping (default 0).
         verbose: 0 silent, 1 prints when it stops and when it restores weights (default 0).
-        mode: "auto", "min" or "max" (default "auto"; "auto" minimises losses and errors and
-            maximises accuracy, AUC and the other "higher is better" metrics).
+        mode: "auto", "min" or "max" (default "auto"; "auto" minimises the loss and, for a
+            compiled metric of that name, follows its direction: accuracy and AUC up, errors
+            down. A per-output name such as ``val_cls_accuracy`` needs a mode, as in Keras).
         baseline: a value to beat; if no epoch beats it, training stops after ``patience``
             epochs (default None).
         restore_best_weights: restore the best epoch's weights at the end (default False).

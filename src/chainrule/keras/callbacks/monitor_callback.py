@@ -16,20 +16,6 @@ __all__ = ["MonitorCallback", "metric_direction"]
 
 # Directions of Keras 3's built-in metrics under their default names (the ``_direction`` each
 # sets in ``keras/src/metrics/*.py``). Used only when the model's own metric objects do not say.
-_UP_NAMES = {
-    "precision", "recall", "f1_score", "fbeta_score", "r2_score", "pearson_correlation",
-    "concordance_correlation", "cosine_similarity", "iou", "mean_iou", "binary_iou", "one_hot_iou",
-    "one_hot_mean_iou", "sensitivity_at_specificity", "specificity_at_sensitivity",
-    "precision_at_recall", "recall_at_precision",
-}  # fmt: skip
-_DOWN_NAMES = {
-    "loss", "mse", "mae", "mape", "msle", "rmse", "mean_squared_error", "mean_absolute_error",
-    "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "root_mean_squared_error",
-    "logcosh", "log_cosh", "hinge", "squared_hinge", "categorical_hinge", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "poisson",
-}  # fmt: skip
-
-
 def _model_metrics(model) -> list:
     """The model's metric objects, with containers (objects holding ``.metrics``) opened."""
     found, todo = [], list(getattr(model, "metrics", None) or [])
@@ -44,27 +30,19 @@ def _model_metrics(model) -> list:
 
 
 def metric_direction(name: str, model=None) -> str | None:
-    """``"up"`` or ``"down"`` for the monitored quantity ``name``, or None if unknown.
-
-    ``"loss"`` (after dropping a ``val_`` prefix) goes down. Otherwise a metric of ``model``
-    with that name decides, by its ``_direction`` (or ``direction``) attribute as in Keras 3;
-    failing that, the Keras built-in metric of that name does: names containing ``"acc"`` or
-    ending in ``"auc"`` go up (the Keras 2 rule, which Keras 3's accuracy and AUC metrics keep).
-    """
+    """``"up"`` or ``"down"`` for the monitored quantity ``name``, or None if unknown, as
+    Keras 3's ``MonitorCallback._set_monitor_op`` decides in "auto" mode: ``"loss"`` (after
+    dropping a ``val_`` prefix) goes down; otherwise a compiled metric of exactly that name
+    decides, by its ``_direction``. (A per-output name such as ``val_cls_accuracy`` names no
+    metric, whose own name is ``accuracy``: None, as in Keras.)"""
     base = name.removeprefix("val_")
     direction = "down" if base == "loss" else None
     for m in _model_metrics(model):
         if getattr(m, "name", None) == base:
-            d = getattr(m, "_direction", None) or getattr(m, "direction", None)
+            d = getattr(m, "_direction", None)
             if d in ("up", "down"):
                 direction = d
-    if direction is not None:
-        return direction
-    if "acc" in base or base.endswith("auc") or base in _UP_NAMES:
-        return "up"
-    if base in _DOWN_NAMES or base.endswith("_error") or base.endswith("crossentropy"):
-        return "down"
-    return None
+    return direction
 
 
 class MonitorCallback(Callback):

@@ -230,6 +230,8 @@ class Accuracy(BuiltinMetricWrapper):
     0.75
     """
 
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
+
     def __init__(self, name: str = "accuracy", dtype=None):
         super().__init__(accuracy, name=name, dtype=dtype)
 
@@ -246,6 +248,8 @@ class BinaryAccuracy(BuiltinMetricWrapper):
     Matches Keras 3 ``keras/src/metrics/accuracy_metrics.py`` ``BinaryAccuracy``.
     """
 
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
+
     def __init__(self, name: str = "binary_accuracy", dtype=None, threshold: float = 0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
 
@@ -260,6 +264,8 @@ class CategoricalAccuracy(BuiltinMetricWrapper):
 
     Matches Keras 3 ``keras/src/metrics/accuracy_metrics.py`` ``CategoricalAccuracy``.
     """
+
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
 
     def __init__(self, name: str = "categorical_accuracy", dtype=None):
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
@@ -276,6 +282,8 @@ class SparseCategoricalAccuracy(BuiltinMetricWrapper):
     Matches Keras 3 ``keras/src/metrics/accuracy_metrics.py`` ``SparseCategoricalAccuracy``.
     """
 
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
+
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
@@ -290,6 +298,8 @@ class TopKCategoricalAccuracy(BuiltinMetricWrapper):
 
     Matches Keras 3 ``keras/src/metrics/accuracy_metrics.py`` ``TopKCategoricalAccuracy``.
     """
+
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
@@ -307,6 +317,8 @@ class SparseTopKCategoricalAccuracy(BuiltinMetricWrapper):
     Matches Keras 3 ``keras/src/metrics/accuracy_metrics.py``
     ``SparseTopKCategoricalAccuracy``.
     """
+
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
 
     def __init__(
         self,

@@ -57,6 +57,8 @@ class AUC(Metric):
     0.75
     """
 
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
+
     def __init__(
         self,
         num_thresholds: int = 200,

@@ -210,6 +210,8 @@ class MeanMetricWrapper(Mean):
     Matches Keras 3 ``keras/src/metrics/reduction_metrics.py`` ``MeanMetricWrapper``.
     """
 
+    _direction = "down"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
+
     def __init__(self, fn: Callable, name: str | None = None, dtype=None, **kwargs: Any):
         if not callable(fn):
             raise TypeError(f"fn must be callable, received fn={fn!r}")

@@ -304,6 +304,8 @@ class Precision(_PrecisionRecall):
     0.666667
     """
 
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
+
     _second = "fp"
 
 

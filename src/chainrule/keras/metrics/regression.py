@@ -114,6 +114,8 @@ class RootMeanSquaredError(Mean):
     0.5
     """
 
+    _direction = "down"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
+
     def __init__(self, name: str = "root_mean_squared_error", dtype=None):
         super().__init__(name=name, dtype=dtype)
 
@@ -135,6 +137,8 @@ class CosineSimilarity(BuiltinMetricWrapper):
 
     Matches Keras 3 ``keras/src/metrics/regression_metrics.py`` ``CosineSimilarity``.
     """
+
+    _direction = "up"  # better when higher ("up") or lower; as Keras 3, for mode="auto"
 
     def __init__(self, name: str = "cosine_similarity", dtype=None, axis: int = -1):
         super().__init__(F.cosine_similarity, name=name, dtype=dtype, axis=axis)
