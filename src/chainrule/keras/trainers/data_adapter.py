@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import types
 import warnings
 
 from ...autodiff.tensor import Tensor
@@ -345,7 +346,8 @@ class GeneratorBatches:
     every epoch.
 
     Raises:
-        ValueError: for a generator that yields no batch (as Keras).
+        ValueError: as Keras, for a generator that yields no batch or whose first batch is not
+            a tuple, and for an iterator that is not a generator.
     """
 
     def __init__(self, source, steps=None, floatx="float32", shuffle=False, class_weight=None):
@@ -360,11 +362,19 @@ class GeneratorBatches:
         # itself, once per epoch, not per pass
         self.epoch_hooks = True
         if not self.indexed:
+            if not isinstance(source, types.GeneratorType):  # (a list's iterator, say)
+                raise ValueError(f"Unrecognized data type: x={source} (of type {type(source)})")
             self._first = list(itertools.islice(source, 2))
             if not self._first:
                 raise ValueError(
                     "When passing a Python generator to a Keras model, the generator must "
                     "yield at least one batch. Received an empty generator."
+                )
+            if not isinstance(self._first[0], tuple):
+                raise ValueError(
+                    "When passing a Python generator to a Keras model, the generator must "
+                    "return a tuple, either (input,) or (inputs, targets) or (inputs, targets, "
+                    f"sample_weights). Received: {self._first[0]}"
                 )
 
     def __iter__(self):
