@@ -209,3 +209,23 @@ def test_a_symbolic_shape_error_shows_the_symbolic_shape_as_keras(make):
         assert messages[1] is None
     else:
         assert messages[1] is not None and messages[1].group(2) == messages[0].group(2)
+
+
+def test_a_sequentials_inputs_and_outputs_make_a_feature_extractor_as_in_keras():
+    # Keras's transfer-learning guide: Model(inputs=seq.inputs, outputs=[l.output for l in
+    # seq.layers]) on a Sequential built with an Input; the same weights give the same outputs
+    x = np.random.default_rng(0).random((5, 3)).astype("float32")
+    outs = []
+    for lib in (ck, tk):
+        seq = lib.Sequential([lib.Input((3,)), lib.layers.Dense(4, activation="relu", name="h"),
+                              lib.layers.Dense(1, name="o")])  # fmt: skip
+        seq.set_weights([np.full(w.shape, 0.1 * (i + 1), "float32")
+                         for i, w in enumerate(seq.get_weights())])  # fmt: skip
+        assert [t.shape for t in seq.inputs] == [(None, 3)]
+        assert [t.shape for t in seq.outputs] == [(None, 1)]
+        extractor = lib.Model(inputs=seq.inputs, outputs=[la.output for la in seq.layers])
+        outs.append(extractor.predict(x, verbose=0))
+        with pytest.raises(AttributeError, match="has no attribute 'inputs'"):
+            getattr(lib.Sequential([lib.layers.Dense(2)]), "inputs")  # noqa: B009 - not built yet
+    for ours, ref in zip(*outs):
+        np.testing.assert_allclose(ours, ref, rtol=1e-6)

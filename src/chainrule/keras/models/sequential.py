@@ -110,12 +110,33 @@ class Sequential(Model):
         shape = tuple(input_shape)
         if self._input_layer is None:
             self._input_layer = InputLayer(batch_shape=(None, *shape[1:]))
-        x = KerasTensor(shape, dtype=self._input_layer.dtype)
+        x = first = KerasTensor(shape, dtype=self._input_layer.dtype)
         for layer in self._stack:
             x = layer(x)
         self._build_input_shape = shape
         self._output_shape = x.shape if isinstance(x, KerasTensor) else None
+        # the graph the layers were built on: `inputs` and `outputs`, as Keras's Sequential
+        # has them, so that Model(model.inputs, layer.output) makes a feature extractor
+        self._graph_io = (first, x) if isinstance(x, KerasTensor) else None
         self.built = True
+
+    _graph_io = None
+
+    @property
+    def inputs(self):
+        """The symbolic input the layers were built on, as a one-element list (Keras 3);
+        AttributeError until the model is built."""
+        if self._graph_io is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'inputs'")
+        return [self._graph_io[0]]
+
+    @property
+    def outputs(self):
+        """The symbolic output of the last layer, as a one-element list (Keras 3);
+        AttributeError until the model is built."""
+        if self._graph_io is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'outputs'")
+        return [self._graph_io[1]]
 
     @property
     def input_shape(self):
