@@ -229,3 +229,33 @@ def test_a_sequentials_inputs_and_outputs_make_a_feature_extractor_as_in_keras()
             getattr(lib.Sequential([lib.layers.Dense(2)]), "inputs")  # noqa: B009 - not built yet
     for ours, ref in zip(*outs):
         np.testing.assert_allclose(ours, ref, rtol=1e-6)
+
+
+def _path_models(lib):
+    class Mine(lib.Model):
+        def __init__(self):
+            super().__init__(name="mine")
+            self.d = lib.layers.Dense(2, name="d")
+
+        def call(self, x):
+            return self.d(x)
+
+    mine = Mine()
+    mine(np.ones((1, 3), "float32"))
+    inner = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2, name="i")], name="inner")
+    i = lib.Input((3,))
+    outer = lib.Model(i, lib.layers.Dense(1, name="top")(inner(i)), name="outer")
+    lazy = lib.Sequential([lib.layers.Dense(2, name="g")], name="lazy")
+    lazy(np.ones((1, 3), "float32"))
+    rnn = lib.Sequential([lib.Input((4, 3)), lib.layers.LSTM(2, name="l"),
+                          lib.layers.BatchNormalization(name="bn")], name="sl")  # fmt: skip
+    bi = lib.Sequential([lib.Input((4, 3)), lib.layers.Bidirectional(
+        lib.layers.GRU(2, name="g2"), name="bi"), lib.layers.Dense(1, name="d2")], name="sb")
+    td = lib.Sequential([lib.Input((4, 3)), lib.layers.TimeDistributed(
+        lib.layers.Dense(2, name="dd"), name="td")], name="st")
+    return [[v.path for v in m.weights] for m in (mine, outer, lazy, rnn, bi, td)]
+
+
+def test_weight_paths_are_kerass():
+    # the names of the layers being built around a weight, then its own (Keras's name scopes)
+    assert _path_models(ck) == _path_models(tk)

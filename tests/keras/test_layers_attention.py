@@ -42,8 +42,11 @@ def _mha(**kwargs):
 def test_multi_head_attention_parity(kwargs, inputs, call_kw):
     ours, ref = _mha(**kwargs)
     parity(ours, ref, inputs, call_kw, seed=1)
+    # the weights' paths as Keras's (the layer's name, then its sublayer's and the weight's)
+    strip = len(ours.name) + 1
     names = [w.path for w in ours.weights]
-    assert names[0] == "query/kernel" and names[-1].startswith("attention_output/")
+    assert [n[strip:] for n in names] == [w.path[len(ref.name) + 1:] for w in ref.weights]
+    assert names[0] == f"{ours.name}/query/kernel"
     assert ours.compute_output_shape(Q.shape, V.shape) == ref.compute_output_shape(Q.shape,
                                                                                    V.shape)
 

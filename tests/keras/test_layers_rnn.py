@@ -147,7 +147,10 @@ def test_bidirectional_with_mask_and_state_matches_keras():
     ours, ref = (lib.layers.Bidirectional(lib.layers.SimpleRNN(2, return_state=True))
                  for lib in (ck, tk))  # fmt: skip
     parity(ours, ref, [X], seed=6)
-    assert [w.path.split("/")[0] for w in ours.weights][:1] == ["simple_rnn_cell"]
+    # paths as Keras's: the wrapper's name, the forward layer's, the cell's, the weight's
+    assert [w.path.split("/")[1:] for w in ours.weights] == [
+        w.path.split("/")[1:] for w in ref.weights]
+    assert ours.weights[0].path.split("/")[1:3] == [ours.forward_layer.name, "simple_rnn_cell"]
     assert ours.forward_layer.name.startswith("forward_")
     assert ours.backward_layer.go_backwards
 

@@ -9,6 +9,7 @@ functional API instead of computing.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
 
@@ -56,6 +57,24 @@ _CONCRETE = (np.ndarray, Tensor)  # exact types that are never symbolic (a fast 
 # and the models' direct calls, layers/direct_calls.py, depend on them).
 _RESTRUCTURING = frozenset(("trainable", "activity_regularizer", "optimizer", "input_spec",
                             "dtype", "autocast", "built"))
+
+
+# The layers being built, outermost first: a weight's path is their names and its own
+# (``sequential/dense/kernel``), as Keras 3's name scopes make it.
+_NAME_SCOPE: list = []
+
+
+@contextlib.contextmanager
+def name_scope(layer):
+    """Weights made inside are under ``layer``'s name (once, if it is already innermost)."""
+    pushed = not _NAME_SCOPE or _NAME_SCOPE[-1] is not layer
+    if pushed:
+        _NAME_SCOPE.append(layer)
+    try:
+        yield
+    finally:
+        if pushed:
+            _NAME_SCOPE.pop()
 
 
 class Layer(LossesMixin):
@@ -157,7 +176,8 @@ class Layer(LossesMixin):
             trainable: whether optimizers update it.
             regularizer: adds ``regularizer(weight)`` to ``layer.losses``.
             constraint: applied to the weight after each optimizer step.
-            name: the weight's name (its path is ``layer_name/name``).
+            name: the weight's name (its path is the names of the layers being built around
+                it, then its own: ``sequential/dense/kernel``, as Keras).
         """
         from .. import constraints, initializers, regularizers  # noqa: PLC0415
 
@@ -167,7 +187,10 @@ class Layer(LossesMixin):
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
         init = initializers.get(initializer)
         var = Variable(init, shape=shape, dtype=dtype, trainable=trainable, name=name)
-        var.path = f"{self.name}/{name}" if name else self.name
+        scope = [layer.name for layer in _NAME_SCOPE]
+        if not _NAME_SCOPE or _NAME_SCOPE[-1] is not self:  # (made outside its own build)
+            scope.append(self.name)
+        var.path = "/".join([*scope, name] if name else scope)
         var._constraint = constraints.get(constraint) if constraint is not None else None
         self._own_weights.append(var)
         if not var.trainable:
@@ -346,13 +369,19 @@ class Layer(LossesMixin):
                 elif dt.kind == "f":
                     self._last_dtype = dt
         if not self.built:
-            self._maybe_build(inputs)
-        elif self.input_spec is not None:
-            checked = self._spec_checked
-            if (checked is None or checked[0] is not self.input_spec or kind not in _CONCRETE
-                    or checked[1] != GENERATION[0] or inputs.shape not in checked[2]):  # fmt: skip
+            # the first call builds this layer, and layers it calls may build too: their
+            # weights' paths are under this layer's name, as under Keras's name scopes
+            with name_scope(self):
                 self._maybe_build(inputs)
-        out = self._counted_call(self._call_and_regularize, *args, **kwargs)
+                out = self._counted_call(self._call_and_regularize, *args, **kwargs)
+        else:
+            if self.input_spec is not None:
+                checked = self._spec_checked
+                if (checked is None or checked[0] is not self.input_spec
+                        or kind not in _CONCRETE or checked[1] != GENERATION[0]
+                        or inputs.shape not in checked[2]):  # fmt: skip
+                    self._maybe_build(inputs)
+            out = self._counted_call(self._call_and_regularize, *args, **kwargs)
         if self._mask_passthrough and kind not in _CONCRETE:  # only a MaskedTensor has a mask
             mask = getattr(inputs, "_keras_mask", None)
             if mask is not None and getattr(out, "_keras_mask", None) is None:

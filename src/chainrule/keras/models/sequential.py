@@ -7,7 +7,7 @@ import warnings
 from ...backend import np
 from ..layers.direct_calls import MISS, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor
-from ..layers.layer import _CONCRETE, Layer, _is_symbolic
+from ..layers.layer import _CONCRETE, Layer, _is_symbolic, name_scope
 from ..trainers import array_step
 from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
@@ -111,8 +111,9 @@ class Sequential(Model):
         if self._input_layer is None:
             self._input_layer = InputLayer(batch_shape=(None, *shape[1:]))
         x = first = KerasTensor(shape, dtype=self._input_layer.dtype)
-        for layer in self._stack:
-            x = layer(x)
+        with name_scope(self):
+            for layer in self._stack:
+                x = layer(x)
         self._build_input_shape = shape
         self._output_shape = x.shape if isinstance(x, KerasTensor) else None
         # the graph the layers were built on: `inputs` and `outputs`, as Keras's Sequential

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .... import ops
-from ..layer import Layer
+from ..layer import Layer, name_scope
 from .masking import attach_mask, get_mask
 from .rnn import RNN
 
@@ -99,7 +99,8 @@ class Bidirectional(Layer):
     def build(self, sequences_shape, initial_state_shape=None):
         for sub in (self.forward_layer, self.backward_layer):
             if not sub.built:
-                sub.build(sequences_shape)
+                with name_scope(sub):  # (its weights' paths: bidirectional/forward_lstm/...)
+                    sub.build(sequences_shape)
                 sub.built = True
         if self._initial_weights:
             self.forward_layer.set_weights(self._initial_weights[0])
