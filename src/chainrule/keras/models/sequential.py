@@ -127,17 +127,18 @@ class Sequential(Model):
     def inputs(self):
         """The symbolic input the layers were built on, as a one-element list (Keras 3);
         AttributeError until the model is built."""
-        if self._graph_io is None:
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'inputs'")
-        return [self._graph_io[0]]
+        return self._graph_end(0, "inputs")
 
     @property
     def outputs(self):
         """The symbolic output of the last layer, as a one-element list (Keras 3);
         AttributeError until the model is built."""
+        return self._graph_end(1, "outputs")
+
+    def _graph_end(self, end, name):
         if self._graph_io is None:
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'outputs'")
-        return [self._graph_io[1]]
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return [self._graph_io[end]]
 
     @property
     def input_shape(self):

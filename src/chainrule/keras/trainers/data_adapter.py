@@ -17,7 +17,7 @@ from ...backend import np, rng
 
 __all__ = ["standardize", "num_samples", "ArrayBatches", "StepBatches", "tree_map",
            "tree_flatten", "split", "is_generator_like", "unpack",
-           "class_weight_to_sample_weight"]  # fmt: skip
+           "class_weight_to_sample_weight", "is_indexed"]  # fmt: skip
 
 _CAST_UPFRONT_BYTES = 64 * 2**20
 
@@ -221,11 +221,11 @@ class StepBatches:
         self.steps = steps
         self._it = None
         self._seen = 0
-        # a PyDataset's epoch hooks: called here once per epoch, as Keras's EpochIterator
-        self._hooks = getattr(batches, "epoch_hooks", False)
-        if self._hooks:
+        # a PyDataset's epoch hooks are called here once per epoch, as Keras's EpochIterator,
+        # and a generator's running out is warned of here: not by the pass itself
+        self._hooks = getattr(batches, "indexed", False)
+        if hasattr(batches, "epoch_hooks"):
             batches.epoch_hooks = False
-        self._hooks = self._hooks and batches.indexed
 
     def __iter__(self):
         per_pass = self.batches.steps
@@ -302,6 +302,11 @@ def _pack(x, y, sample_weight):
     return (x,) if y is None else (x, y)
 
 
+def is_indexed(x):
+    """True for a PyDataset-like source, read by index: ``__getitem__`` and ``__len__``."""
+    return hasattr(x, "__getitem__") and hasattr(x, "__len__")
+
+
 def is_generator_like(x):
     """True for a generator/iterator or a Keras ``PyDataset``-like object (``__getitem__`` and
     ``__len__`` returning batches), which yields ready batches."""
@@ -355,7 +360,7 @@ class GeneratorBatches:
         self.floatx = floatx
         self.shuffle = shuffle
         self.class_weight = class_weight
-        self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.indexed = is_indexed(source)
         self.steps = steps if steps is not None else (len(source) if self.indexed else None)
         # a PyDataset's on_epoch_begin/on_epoch_end around each epoch (Keras's EpochIterator),
         # and the warning when a generator runs out; a StepBatches around this does both

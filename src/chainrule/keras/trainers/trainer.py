@@ -160,7 +160,7 @@ class Trainer:
                 logs.update(result)
             else:
                 logs[m.name] = result
-        return dict(sorted(logs.items())) if len(logs) > 1 else logs
+        return dict(sorted(logs.items()))
 
     # -- losses ---------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -266,7 +266,7 @@ class Trainer:
         if isinstance(x, da.GeneratorBatches):  # fit's validation generator, made once
             return x
         if da.is_generator_like(x):
-            indexed = hasattr(x, "__getitem__") and hasattr(x, "__len__")
+            indexed = da.is_indexed(x)
             _refuse_with_batches(x, indexed, y, sample_weight, class_weight)
             if shuffle and not indexed:
                 warnings.warn(
@@ -370,12 +370,13 @@ class Trainer:
                 epoch_logs = (self._step_logs(returned) if custom_step
                               else self.get_metrics_result())  # fmt: skip
                 if val is not None and (epoch + 1) % validation_freq == 0:
-                    if da.is_generator_like(val[0]) and not isinstance(val[0], da.GeneratorBatches):
+                    if (da.is_generator_like(val[0]) and not da.is_indexed(val[0])
+                            and not isinstance(val[0], da.GeneratorBatches)):  # fmt: skip
                         # a generator: one reader for all the epochs' validation passes, each
                         # from the first batch, made at the first one, after the first epoch's
                         # training (Keras keeps one for the fit and resets it each epoch)
                         reader = da.GeneratorBatches(val[0], validation_steps, self.dtype)
-                        val = val if reader.indexed else (reader, *val[1:])
+                        val = (reader, *val[1:])
                     # fit's callbacks see the validation pass's on_test_* hooks (as Keras);
                     # the progress bar stays silent inside fit
                     val_logs = self.evaluate(val[0], val[1], sample_weight=val[2],
