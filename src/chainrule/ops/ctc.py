@@ -104,7 +104,7 @@ def _log_softmax64(output):
     # NOTE: the recursions run in float64 whatever the input: log-probabilities are summed over
     # every time step, and the posteriors exp(alpha + beta - emit - log p) turn the absolute
     # rounding error of those sums into relative error of the gradient (~1e-4 in float32 for
-    # 100 steps). The result is cast back to the input's float type.
+    # 100 steps). The loss is returned in float32 (as Keras), the gradient in the input's type.
     x = output.astype(np.float64)
     z = x - np.max(x, axis=-1, keepdims=True)
     return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
@@ -179,7 +179,9 @@ def ctc_loss(target, output, target_length, output_length, mask_index: int = 0) 
         mask_index: the blank class (default 0).
 
     Returns:
-        ``(batch_size,)`` losses, float32 (float64 for float64 ``output``). A label sequence
+        ``(batch_size,)`` float32 losses, whatever the float type of ``output`` (Keras's
+        ``result_type(output.dtype, "float32")`` is float32 for every float type; the
+        gradient keeps ``output``'s dtype and float64 precision). A label sequence
         that no path of ``output_length`` frames can produce (it needs ``L`` frames plus one
         per adjacent repeat) gives ``inf`` and a zero gradient.
 
@@ -210,11 +212,10 @@ def _ctc_loss(target, output, target_length, output_length, mask_index=0):
     labels, out_len, label_len, blank = _check(
         target, output, target_length, output_length, mask_index
     )
-    dtype = np.result_type(output.dtype, np.float32)
     lp, ext, emit, skip = _setup(labels, output, blank)
     alpha = _alpha(emit, skip)
     ll = _log_likelihood(alpha, out_len, label_len)
-    out = (-ll).astype(dtype)
+    out = (-ll).astype(np.float32)
     if grad_mode.STATE.enabled:
         _save(out, (lp, ext, emit, skip, alpha, ll, out_len, label_len))
     return out
