@@ -28,6 +28,7 @@ from .crossentropy import (
     binary_crossentropy,
     binary_focal_crossentropy,
 )
+from .focal import CategoricalFocalCrossentropy, categorical_focal_crossentropy
 from .hinge import (
     CategoricalHinge,
     Hinge,
@@ -44,6 +45,7 @@ from .loss import (
     squeeze_or_expand_to_same_rank,
     standardize_reduction,
 )
+from .metric_learning import Circle, _CircleFunctionWrapper, circle
 from .probabilistic import KLD, KLDivergence, Poisson, kl_divergence, kld, poisson
 from .regression import (
     MAE,
@@ -72,6 +74,7 @@ from .regression import (
     mse,
     msle,
 )
+from .segmentation import Dice, Tversky, dice, tversky
 
 __all__ = [
     "Loss", "LossFunctionWrapper", "squeeze_or_expand_to_same_rank", "standardize_reduction",
@@ -80,12 +83,14 @@ __all__ = [
     "MeanSquaredLogarithmicError", "Huber", "LogCosh", "CosineSimilarity",
     "HalfMeanSquaredError", "BinaryCrossentropy", "BinaryFocalCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "KLDivergence", "Poisson",
-    "Hinge", "SquaredHinge", "CategoricalHinge",
+    "Hinge", "SquaredHinge", "CategoricalHinge", "CategoricalFocalCrossentropy", "Dice",
+    "Tversky", "Circle",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
     "mean_squared_logarithmic_error", "huber", "log_cosh", "cosine_similarity",
     "half_mean_squared_error", "binary_crossentropy", "binary_focal_crossentropy",
     "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "poisson",
-    "hinge", "squared_hinge", "categorical_hinge",
+    "hinge", "squared_hinge", "categorical_hinge", "categorical_focal_crossentropy", "dice",
+    "tversky", "circle",
     "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD", "half_mse",
 ]  # fmt: skip
 
@@ -94,13 +99,14 @@ _CLASSES = (
     MeanSquaredLogarithmicError, Huber, LogCosh, CosineSimilarity, HalfMeanSquaredError,
     BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
+    CategoricalFocalCrossentropy, Dice, Tversky, Circle,
 )  # fmt: skip
 _FUNCTIONS = (
     mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
     mean_squared_logarithmic_error, huber, log_cosh, cosine_similarity, half_mean_squared_error,
     binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
     sparse_categorical_crossentropy, kl_divergence, poisson, hinge, squared_hinge,
-    categorical_hinge,
+    categorical_hinge, categorical_focal_crossentropy, dice, tversky, circle,
 )  # fmt: skip
 
 # The names Keras's `losses.get` accepts (ALL_OBJECTS_DICT in keras/src/losses/__init__.py),
@@ -239,4 +245,8 @@ def get(identifier):
     if isinstance(obj, Loss):
         return obj
     name = _FUNCTION_NAMES.get(obj) or getattr(obj, "__name__", None) or "loss"
-    return LossFunctionWrapper(obj, name=name)
+    # NOTE: Keras's circle marks rows with no positive or negative pair as masked on its
+    # output tensor; our wrapper for it applies that mask (a plain LossFunctionWrapper would
+    # count those rows in the mean).
+    wrapper = _CircleFunctionWrapper if obj is circle else LossFunctionWrapper
+    return wrapper(obj, name=name)
