@@ -482,6 +482,13 @@ class Layer(LossesMixin):
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
+    def __reduce__(self):
+        # pickle, copy.copy and copy.deepcopy rebuild from a .keras archive in memory, as
+        # Keras 3's KerasSaveable.__reduce__: a copy shares no weight or graph with this one.
+        from ..saving.saving_lib import reduce_keras_object  # noqa: PLC0415
+
+        return reduce_keras_object(self)
+
 
 def _jsonable_shape(shape):
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):

@@ -212,9 +212,3 @@ class Model(Trainer, Layer):
         from ..saving.model_config import compile_from_config  # noqa: PLC0415
 
         compile_from_config(self, config)
-
-    def __reduce__(self):
-        raise TypeError(
-            "chainrule models are not pickled (pickle can run code when loaded); use "
-            "model.save('file.keras') or model.get_weights()"
-        )

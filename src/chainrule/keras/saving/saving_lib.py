@@ -18,6 +18,7 @@ import datetime
 import io
 import json
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -88,11 +89,13 @@ def atomic_write(filepath, data: bytes, overwrite: bool = True) -> None:
         os.close(dfd)
 
 
-def _weights_bytes(model, include_optimizer: bool = True, attrs: dict | None = None) -> bytes:
+def _weights_bytes(model, include_optimizer: bool = True, attrs: dict | None = None,
+                   state: bool = True) -> bytes:  # fmt: skip
     h5py = h5_store._h5py()
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
-        h5_store.write_state(model, f, include_optimizer=include_optimizer)
+        if state:
+            h5_store.write_state(model, f, include_optimizer=include_optimizer)
         for k, v in (attrs or {}).items():  # extra root attributes; Keras ignores them
             f.attrs[k] = v
     return buf.getvalue()
@@ -135,15 +138,25 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool = True, **k
             "Invalid filepath extension for saving. Please add a `.keras` extension for the "
             f"native Keras format. Received: filepath={filepath}"
         )
-    config = serialize_keras_object(model)
+    atomic_write(filepath, _archive_bytes(model, include_optimizer), overwrite=overwrite)
+
+
+def _archive_bytes(obj, include_optimizer: bool = True) -> bytes:
+    """``obj`` as the bytes of a ``.keras`` archive (config, metadata, weights and optimizer
+    state); an object that is not a Layer (a metric, say) has an empty weights file, as in
+    Keras, which saves no metric state."""
+    from ..layers.layer import Layer  # noqa: PLC0415
+
+    config = serialize_keras_object(obj)
     if not include_optimizer:
         config.pop("compile_config", None)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr(_METADATA, json.dumps(_metadata()))
         zf.writestr(_CONFIG, json.dumps(config))
-        zf.writestr(_WEIGHTS, _weights_bytes(model, include_optimizer))
-    atomic_write(filepath, buf.getvalue(), overwrite=overwrite)
+        zf.writestr(_WEIGHTS, _weights_bytes(obj, include_optimizer,
+                                             state=isinstance(obj, Layer)))  # fmt: skip
+    return buf.getvalue()
 
 
 # -- reading archives ---------------------------------------------------------------------------
@@ -189,9 +202,14 @@ def read_archive(filepath) -> dict:
     if not os.path.isfile(filepath):
         raise ValueError(f"File not found: filepath={filepath}. Please ensure the file is an "
                          "accessible `.keras` zip file.")  # fmt: skip
-    size = os.path.getsize(filepath)
+    return _read_members(filepath, os.path.getsize(filepath), filepath)
+
+
+def _read_members(source, size: int, filepath: str) -> dict:
+    """:func:`read_archive` on a path or a binary file object of ``size`` bytes; ``filepath``
+    names it in errors."""
     try:
-        with zipfile.ZipFile(filepath, "r") as zf:
+        with zipfile.ZipFile(source, "r") as zf:
             infos = zf.infolist()
             names = [i.filename for i in infos]
             if len(set(names)) != len(names):
@@ -324,3 +342,107 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     with open(filepath, "rb") as f:
         data = f.read()
     _load_weights_bytes(model, data, filepath, skip_mismatch)
+
+
+# -- pickle and copy.deepcopy -------------------------------------------------------------------
+class UnpicklingClassError(TypeError, ValueError):
+    """A pickled Keras object names a class or function that is not registered here.
+
+    A TypeError as in Keras ("Could not locate class"), and a ValueError as ``load_model``'s
+    unknown-class error, so either ``except`` clause catches it."""
+
+
+def _pickle_problem(layer) -> Exception | None:
+    """The error that keeps ``layer`` from being rebuilt from its config, found while pickling
+    rather than at ``pickle.loads``, far from its cause: required ``__init__`` arguments that
+    ``get_config()`` lacks (NotImplementedError, as Keras), or a Lambda on a Python lambda."""
+    import inspect  # noqa: PLC0415
+
+    from ..layers import Lambda  # noqa: PLC0415
+    from ..layers.layer import Layer  # noqa: PLC0415
+    from ..models.model import Model  # noqa: PLC0415
+
+    cls = type(layer)
+    if isinstance(layer, Lambda) and getattr(layer.function, "__name__", "") == "<lambda>":
+        return ValueError(
+            "a Lambda layer on a Python lambda cannot be pickled or copied: chainrule stores "
+            "functions by name, never as bytecode (Keras stores bytecode). Define a named "
+            "function and register it with @keras.saving.register_keras_serializable()."
+        )
+    owner = next(k for k in cls.__mro__ if "from_config" in vars(k))
+    if cls.__module__.startswith("chainrule.") or owner not in (Layer, Model):
+        return None  # built-in, or a class that reads its own config
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    config = layer.get_config()
+    missing = [p.name for p in params if p.default is p.empty and p.name not in config
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]  # fmt: skip
+    if not missing:
+        return None
+    return NotImplementedError(
+        f"{cls.__name__} cannot be pickled or copied: its __init__ requires {missing}, which "
+        f"its get_config() does not return (it returned the keys {sorted(config)}). Override "
+        "get_config() to return every __init__ argument: "
+        "`return {**super().get_config(), 'units': self.units}`."
+    )
+
+
+def reduce_keras_object(obj) -> tuple:
+    """``obj.__reduce__()`` for layers, models and metrics: ``(_unpickle_model, (bytes,))``,
+    the bytes being a ``.keras`` archive of ``obj`` (config, weights, compile config and
+    optimizer state), as Keras 3 ``keras/src/saving/keras_saveable.py``
+    (``KerasSaveable.__reduce__``). ``pickle``, ``copy.copy`` and ``copy.deepcopy`` all go
+    through it, so a copy shares nothing with ``obj``.
+
+    Raises:
+        NotImplementedError: a custom layer or model whose ``get_config()`` lacks a required
+            ``__init__`` argument (naming the class and the arguments), as Keras.
+        ValueError: a Lambda layer on a Python lambda (Keras stores its bytecode; chainrule
+            never does).
+    """
+    from ..layers.layer import Layer  # noqa: PLC0415
+
+    pending, seen = [obj], set()
+    while pending:
+        layer = pending.pop()
+        if not isinstance(layer, Layer) or id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        problem = _pickle_problem(layer)
+        if problem is not None:
+            raise problem
+        pending.extend(layer._sublayers())
+    return _unpickle_model, (_archive_bytes(obj),)
+
+
+def _unpickle_model(data: bytes):
+    """Rebuild what :func:`reduce_keras_object` pickled: ``load_model`` on the archive in
+    memory with ``compile=True`` and ``safe_mode=False`` (Keras's ``_unpickle_model``;
+    unpickling runs code anyway). The name is part of every pickle: keep it.
+
+    Raises:
+        UnpicklingClassError: an unregistered class or function; register it with
+            ``keras.saving.register_keras_serializable()`` (or unpickle inside
+            ``keras.saving.custom_object_scope``).
+        KerasFileError: corrupt bytes.
+    """
+    from ..layers.layer import Layer  # noqa: PLC0415
+
+    where = "<pickled Keras object>"
+    parts = _read_members(io.BytesIO(bytes(data)), len(data), where)
+    try:
+        with SafeModeScope(False):
+            obj = deserialize_keras_object(parts["config"], safe_mode=False, compile=True)
+    except ValueError as e:
+        unknown = re.match(r"Unknown (class|function) ('[^']*')", str(e))
+        if unknown is None:
+            raise
+        raise UnpicklingClassError(
+            f"Could not locate {unknown[1]} {unknown[2]} while unpickling a "
+            f"{parts['config'].get('class_name')!r}. Make sure custom classes and functions "
+            "are decorated with @keras.saving.register_keras_serializable() and imported "
+            "before pickle.loads (pickle cannot pass custom_objects; unpickling inside "
+            "keras.saving.custom_object_scope({...}) works too)."
+        ) from e
+    if isinstance(obj, Layer):
+        _load_weights_bytes(obj, parts["weights"], where)
+    return obj
