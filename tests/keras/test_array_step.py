@@ -38,6 +38,8 @@ def both(build, compile_kwargs, x, y, *, before_fit=None, **fit_kwargs):
         if isinstance(kwargs["optimizer"], tuple):  # a fresh optimizer for each model
             name, *args = kwargs["optimizer"]
             kwargs["optimizer"] = getattr(keras.optimizers, name)(*args)
+        elif callable(kwargs["optimizer"]):  # (a function making one)
+            kwargs["optimizer"] = kwargs["optimizer"]()
         model.compile(jit_compile=jit, **kwargs)
         if init is None:
             init = model.get_weights()

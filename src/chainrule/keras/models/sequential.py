@@ -264,3 +264,6 @@ array_step.STANDS_IN_FOR.update(
     (name, getattr(Sequential, name))
     for name in ("__call__", "_counted_call", "call", "_run_stack", "compute_loss")
 )
+array_step.SEALED_CALLS.update(
+    (name, getattr(Sequential, name)) for name in ("_track_loss", "_checked_input")
+)

@@ -455,17 +455,34 @@ class Optimizer(OptimizerStateMixin):
         overrides ``apply`` is called through it; the other features (loss scaling, gradient
         accumulation, EMA, variable constraints) take ``apply``'s own path.
         """
-        if (type(self).apply is not Optimizer.apply or _APPLY_EXTRAS(self) != _NO_APPLY_EXTRAS
-                or not self._fit_plain(variables)):  # fmt: skip
+        if self._fit_skips_apply(variables):
+            self._fit_update(grads, variables, self._rule_only())
+        else:
             self.apply(grads, variables)
-            return
+
+    def _fit_skips_apply(self, variables) -> bool:
+        """True when ``apply`` would do no more than :meth:`_fit_update` for fit's gradients
+        of ``variables``: ``apply`` is the base class's and there is nothing to scale,
+        accumulate, average or constrain (asked on every step by :meth:`_apply_from_fit`,
+        once an epoch by fit's sealed epochs, ``trainers/array_step.py``)."""
+        return (type(self).apply is Optimizer.apply and _APPLY_EXTRAS(self) == _NO_APPLY_EXTRAS
+                and self._fit_plain(variables))  # fmt: skip
+
+    def _rule_only(self) -> bool:
+        """True when ``_update`` would do no more than the update rule: nothing to clip or
+        decay, and ``_update`` and its parts are the base class's."""
         cls = type(self)
-        if (_UPDATE_EXTRAS(self) != _NO_UPDATE_EXTRAS or cls._update is not Optimizer._update
-                or cls._clip_gradients is not Optimizer._clip_gradients
-                or cls._apply_weight_decay is not Optimizer._apply_weight_decay):  # fmt: skip
-            self._update(grads, variables)
-        else:  # nothing to clip or decay: the rule itself
+        return (_UPDATE_EXTRAS(self) == _NO_UPDATE_EXTRAS and cls._update is Optimizer._update
+                and cls._clip_gradients is Optimizer._clip_gradients
+                and cls._apply_weight_decay is Optimizer._apply_weight_decay)  # fmt: skip
+
+    def _fit_update(self, grads: list, variables: list, rule_only: bool) -> None:
+        """``apply``'s update where :meth:`_fit_skips_apply`: ``_update`` (clipping, weight
+        decay, the rule), or the rule alone where :meth:`_rule_only`; then the step count."""
+        if rule_only:
             self._backend_update_step(grads, variables, self._get_current_learning_rate())
+        else:
+            self._update(grads, variables)
         self._iterations += 1
         self._const_cache.clear()
 

@@ -39,7 +39,9 @@ every step too.
 
 from __future__ import annotations
 
+from itertools import chain
 from operator import is_
+from types import FunctionType
 
 from ... import ops
 from ...autodiff.engine import grad, owned_results, scalar_seed
@@ -49,10 +51,11 @@ from ...autodiff.tensor import Tensor
 from ...backend import np
 from ..layers.direct_calls import record_key
 from ..layers.layer import Layer
-from ..losses.loss import Loss, LossFunctionWrapper, reduce_weighted_values
-from .compile_utils import CompileLoss
+from ..losses.loss import _WRAPPER_CALL, Loss, LossFunctionWrapper, reduce_weighted_values
+from .compile_utils import CompileLoss, CompileMetrics, LossTracker
+from .data_adapter import ArrayBatches
 
-__all__ = ["eligible", "run"]
+__all__ = ["eligible", "run", "sealed_steps"]
 
 # The methods the array step stands in for, as chainrule defines them, taken when chainrule is
 # imported (before anything can patch them): the model's (set in models/sequential.py) and
@@ -64,6 +67,9 @@ _FAST_MEAN = LossFunctionWrapper._fast_mean
 _VALUES = LossFunctionWrapper._values
 _LOSS_BASE_CALL = Loss.__call__  # what LossFunctionWrapper.__call__ falls back to
 _WAITING = object()  # a plan not made yet: the model has no record of such a call yet
+# The model's methods a step calls (set in models/sequential.py), checked at a sealed epoch's
+# start: a class or object with its own runs code that is not chainrule's.
+SEALED_CALLS: dict = {}
 
 
 def eligible(model) -> bool:
@@ -93,6 +99,14 @@ def run(model, cache, x, y, sample_weight) -> bool:
     if (not plan or model._compile_loss is not plan.compiled or not _GRAD_STATE.enabled
             or model.optimizer.loss_scale_factor is not None or not plan.kept()):  # fmt: skip
         return False
+    return _step(model, cache, plan, kind, x, y, None)
+
+
+def _step(model, cache, plan, kind, x, y, rule_only) -> bool:
+    """The step itself, once its guards have passed: ``run``'s on every step (``rule_only``
+    None: the optimizer is called through the fit cache), or a sealed epoch's at its start
+    (the optimizer's ``_fit_update``, with ``rule_only`` as ``Optimizer._rule_only`` said
+    then). False, having changed nothing, when the ordinary step must run instead."""
     tape = ArrayTape()
     h, h_grad = x, False
     try:
@@ -122,10 +136,118 @@ def run(model, cache, x, y, sample_weight) -> bool:
     model._track_loss(loss, x.shape[0] if x.ndim else 1)  # (trainer_utils._batch_len)
     # (a loss on the graph: grad after the tracking, as the ordinary step, for the same errors)
     g = grad(loss, [y_pred])[0] if isinstance(loss, Tensor) else scalar_seed(loss.dtype)
-    cache.apply(owned_results(cache.trainable, cache.keys, tape.backward(g), g))
+    grads = owned_results(cache.trainable, cache.keys, tape.backward(g), g)
+    if rule_only is None:
+        cache.apply(grads)
+    else:
+        cache.optimizer._fit_update(grads, cache.trainable, rule_only)
     if model._compile_metrics is not None:
         model._compile_metrics.update_state(y, y_pred, None)
     return True
+
+
+def sealed_steps(model, cache, batches, steps):
+    """Take what it can of ``steps`` (the epoch's ``enumerate(batches)``, none taken yet) as
+    sealed array steps, and return what is left for fit's ordinary loop.
+
+    NOTE: for speed. ``run`` checks on every step what could have changed since the last one
+    (the methods and attributes above, the optimizer's extras). Between two steps of a fit
+    with no batch-level callback only the step's own code runs, and when all of it is
+    chainrule's, none of that can change within the epoch. So fit asks here, at each epoch's
+    start when no callback has batch hooks, whether it is:
+
+    - the batches are rows of in-memory arrays with no sample weights (``ArrayBatches``);
+    - the model's methods a step calls are chainrule's (``SEALED_CALLS``), and so are the
+      classes of the loss, the layers, the metrics, the optimizer and a learning-rate
+      schedule, with no method set on the object (:func:`_own`); the loss and the metrics
+      wrap chainrule's functions;
+    - no variable has a constraint, and the optimizer's ``apply`` would do no more than its
+      update (``Optimizer._fit_skips_apply``);
+    - ``run``'s own checks pass for the plans of the batches' kinds.
+
+    The steps then run without the per-step checks, and the optimizer updates through
+    ``Optimizer._fit_update`` without ``apply``'s: the same functions on the same arrays as
+    ``run``'s steps (tested bit for bit). A step that cannot be taken (a kind of batch with no
+    plan yet, a layer form or a loss that refuses) goes back to the ordinary loop with the
+    rest of the epoch. Not looked for: other threads, and chainrule's own optimizer, metric
+    and schedule classes patched in place (their methods run as they are, but a patch that
+    changes the model in the middle of an epoch is seen at the next epoch's start).
+    """
+    plans = _sealed_plans(model, cache, batches)
+    if plans:
+        rule_only = cache.optimizer._rule_only()
+        for step, data in steps:
+            x, y = data
+            kind = (x.shape, x.dtype, y.shape, y.dtype)
+            plan = plans.get(kind)
+            if plan is None or not _step(model, cache, plan, kind, x, y, rule_only):
+                return chain(((step, data),), steps)
+    return steps
+
+
+def _sealed_plans(model, cache, batches):
+    """The plans a sealed epoch may run (by kind of batch), or None (``sealed_steps``)."""
+    opt = cache.optimizer
+    rate = opt._learning_rate
+    metrics = model._compile_metrics
+    cls, attrs = type(model), vars(model)
+    if (type(batches) is not ArrayBatches or batches.sample_weight is not None
+            or type(batches.x) is not np.ndarray or type(batches.y) is not np.ndarray
+            or model.run_eagerly or not model.jit_compile or not _GRAD_STATE.enabled
+            or cache.constrained or cache._apply is None or opt.loss_scale_factor is not None
+            or not opt._fit_skips_apply(cache.trainable) or not _own(opt)
+            or (callable(rate) and not _own(rate))
+            or type(model._loss_tracker) is not LossTracker
+            or not all(getattr(cls, name) is fn and name not in attrs
+                       for name, fn in SEALED_CALLS.items())):  # fmt: skip
+        return None
+    if metrics is not None and (type(metrics) is not CompileMetrics or metrics._built is None
+                                or not all(_own(m) and _own_function(getattr(m, "_fn", None))
+                                           for m in metrics.metrics)):  # fmt: skip
+        return None
+    compiled = model._compile_loss
+    plans = {}
+    for kind, plan in cache.array_plans.items():
+        if not plan or plan is _WAITING or plan.compiled is not compiled or not plan.kept():
+            continue
+        loss_fn = plan.loss_fn
+        if (not _own(loss_fn) or type(loss_fn).call is not _WRAPPER_CALL
+                or not _own_function(loss_fn.fn)
+                or not all(_own_class(type(layer)) for layer, _ in plan.layers)):  # fmt: skip
+            return None
+        plans[kind] = plan
+    return plans
+
+
+_METHOD_NAMES: dict = {}  # class -> the names of its methods and properties (None: not own)
+
+
+def _own_class(cls) -> bool:
+    return _method_names(cls) is not None
+
+
+def _method_names(cls):
+    names = _METHOD_NAMES.get(cls, _WAITING)
+    if names is _WAITING:
+        names = None
+        if (getattr(cls, "__module__", None) or "").startswith("chainrule."):
+            found = ((name, getattr(cls, name, None)) for name in dir(cls))
+            names = frozenset(name for name, v in found if callable(v) or isinstance(v, property))
+        names = _METHOD_NAMES[cls] = names
+    return names
+
+
+def _own(obj) -> bool:
+    """Whether ``obj``'s methods are chainrule's: its class is defined in chainrule and the
+    object has none of its own (an attribute of a method's or property's name)."""
+    names = _method_names(type(obj))
+    return names is not None and getattr(obj, "__dict__", {}).keys().isdisjoint(names)
+
+
+def _own_function(fn) -> bool:
+    """Whether ``fn`` is None or a function defined in chainrule."""
+    return fn is None or (type(fn) is FunctionType
+                          and (fn.__module__ or "").startswith("chainrule."))  # fmt: skip
 
 
 def _loss_through_values(loss_fn, tape, y, y_pred):

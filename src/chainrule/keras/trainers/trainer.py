@@ -19,6 +19,7 @@ from ...autodiff.tensor import Tensor
 from ...backend import np
 from . import data_adapter as da
 from .array_step import run as _array_step
+from .array_step import sealed_steps as _sealed_steps
 from .compile_utils import CompileLoss, CompileMetrics, LossTracker
 from .trainer_utils import (
     _aggregate_loss,
@@ -359,7 +360,12 @@ class Trainer:
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
                 returned = None
-                for step, data in enumerate(batches):
+                steps = enumerate(batches)
+                if not batch_hooks and not custom_step:
+                    cache = self._live_fit_cache()
+                    if cache.array:  # a sealed epoch (array_step.sealed_steps) takes what it can
+                        steps = _sealed_steps(self, cache, batches, steps)
+                for step, data in steps:
                     if batch_hooks:
                         cbs.on_train_batch_begin(step)
                     returned = self.train_step(data)
