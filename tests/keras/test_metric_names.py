@@ -69,3 +69,26 @@ def test_names_and_result_order_match_keras(case):
     np.testing.assert_allclose(list(ours[1].values()), list(ref[1].values()), rtol=1e-5)
     assert ours[2] == ref[2]  # history keys
     assert ours[3] == ref[3]  # the metrics' own names
+
+
+def test_a_metric_object_starts_from_nothing_in_each_model_as_in_keras():
+    # one metric object compiled into two models in turn: each model's fit starts it from
+    # nothing (it was carrying the first model's counts into the second's first epoch)
+    def histories(k):
+        metric = k.metrics.BinaryAccuracy(name="acc")
+        out = []
+        for _ in range(2):
+            m = k.Sequential([k.Input((3,)), k.layers.Dense(1, activation="sigmoid",
+                                                            kernel_initializer="ones")])
+            m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[metric])
+            out.append(m.fit(X, YC, epochs=2, batch_size=4, verbose=0,
+                             shuffle=False).history["acc"])  # fmt: skip
+        metric.update_state(YC, 1 - YC)  # a metric used on its own, then evaluated
+        m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[metric])
+        out.append(m.evaluate(X, YC, verbose=0, return_dict=True)["acc"])
+        return out
+
+    ours, theirs = histories(crk), histories(keras)
+    assert ours[0] == ours[1]
+    np.testing.assert_allclose(np.array(ours[:2]), np.array(theirs[:2]), rtol=1e-6)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6)

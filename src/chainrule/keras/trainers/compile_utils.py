@@ -242,6 +242,9 @@ class CompileMetrics:
                     continue
                 for ident in items if isinstance(items, (list, tuple)) else [items]:
                     m = metrics_mod.resolve(ident, ys[i], outs[i], loss=losses_[i])
+                    # a metric object given to compile starts from nothing, as Keras's fit
+                    # and evaluate reset it before its first update (not another model's)
+                    m.reset_state()
                     built.append((m, i, weighted))
         self._built = built
         self._names = names
