@@ -144,7 +144,8 @@ def test_bidirectional_with_mask_and_state_matches_keras():
                 lib.layers.Bidirectional(lib.layers.LSTM(3, return_sequences=True))]  # fmt: skip
 
     parity(ck.Sequential(layers(ck)), tk.Sequential(layers(tk)), [TOKENS], seed=5)
-    ours, ref = (lib.layers.Bidirectional(lib.layers.SimpleRNN(2, return_state=True))
+    # (named: automatic names count the layers made before in each library's process)
+    ours, ref = (lib.layers.Bidirectional(lib.layers.SimpleRNN(2, return_state=True, name="sr"))
                  for lib in (ck, tk))  # fmt: skip
     parity(ours, ref, [X], seed=6)
     # paths as Keras's: the wrapper's name, the forward layer's, the cell's, the weight's
