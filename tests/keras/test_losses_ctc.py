@@ -21,8 +21,8 @@ import torch  # noqa: E402
 import chainrule as cr  # noqa: E402
 from chainrule import keras as ck  # noqa: E402
 from chainrule.keras.losses import serialize  # noqa: E402
+from chainrule.keras.losses._ctc_op import ctc_loss  # noqa: E402
 from chainrule.keras.losses.ctc import CTC, ctc  # noqa: E402
-from chainrule.ops.ctc import ctc_loss  # noqa: E402
 
 
 def _batch(seed, batch, steps, classes, lengths):

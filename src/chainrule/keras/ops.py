@@ -44,6 +44,7 @@ __all__ = [
     "relu", "relu6", "sigmoid", "softmax", "log_softmax", "softplus", "silu", "swish", "gelu",
     "elu", "selu", "leaky_relu", "hard_sigmoid", "softsign", "one_hot", "normalize",
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "ctc_loss",
 ]  # fmt: skip
 
 
@@ -691,3 +692,14 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
         )
     onehot = _o.one_hot(labels.astype(np.int64), output.shape[-1], dtype=output.dtype)
     return categorical_crossentropy(onehot, output, from_logits=from_logits)
+
+
+def ctc_loss(target, output, target_length, output_length, mask_index=0) -> Tensor:
+    """CTC loss per sample from logits, ``(batch_size,)`` float32 (Graves et al. 2006); the
+    arguments, shapes and errors are those of ``keras.losses._ctc_op.ctc_loss``.
+
+    Matches Keras 3 ``keras/src/ops/nn.py:ctc_loss``.
+    """
+    from .losses._ctc_op import ctc_loss as op  # noqa: PLC0415 - losses import this module
+
+    return op(target, output, target_length, output_length, mask_index)

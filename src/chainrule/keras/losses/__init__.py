@@ -28,6 +28,7 @@ from .crossentropy import (
     binary_crossentropy,
     binary_focal_crossentropy,
 )
+from .ctc import CTC, ctc
 from .focal import CategoricalFocalCrossentropy, categorical_focal_crossentropy
 from .hinge import (
     CategoricalHinge,
@@ -45,7 +46,7 @@ from .loss import (
     squeeze_or_expand_to_same_rank,
     standardize_reduction,
 )
-from .metric_learning import Circle, _CircleFunctionWrapper, circle
+from .metric_learning import Circle, circle
 from .probabilistic import KLD, KLDivergence, Poisson, kl_divergence, kld, poisson
 from .regression import (
     MAE,
@@ -84,13 +85,13 @@ __all__ = [
     "HalfMeanSquaredError", "BinaryCrossentropy", "BinaryFocalCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "KLDivergence", "Poisson",
     "Hinge", "SquaredHinge", "CategoricalHinge", "CategoricalFocalCrossentropy", "Dice",
-    "Tversky", "Circle",
+    "Tversky", "Circle", "CTC",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
     "mean_squared_logarithmic_error", "huber", "log_cosh", "cosine_similarity",
     "half_mean_squared_error", "binary_crossentropy", "binary_focal_crossentropy",
     "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "poisson",
     "hinge", "squared_hinge", "categorical_hinge", "categorical_focal_crossentropy", "dice",
-    "tversky", "circle",
+    "tversky", "circle", "ctc",
     "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD", "half_mse",
 ]  # fmt: skip
 
@@ -99,14 +100,14 @@ _CLASSES = (
     MeanSquaredLogarithmicError, Huber, LogCosh, CosineSimilarity, HalfMeanSquaredError,
     BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
-    CategoricalFocalCrossentropy, Dice, Tversky, Circle,
+    CategoricalFocalCrossentropy, Dice, Tversky, Circle, CTC,
 )  # fmt: skip
 _FUNCTIONS = (
     mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
     mean_squared_logarithmic_error, huber, log_cosh, cosine_similarity, half_mean_squared_error,
     binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
     sparse_categorical_crossentropy, kl_divergence, poisson, hinge, squared_hinge,
-    categorical_hinge, categorical_focal_crossentropy, dice, tversky, circle,
+    categorical_hinge, categorical_focal_crossentropy, dice, tversky, circle, ctc,
 )  # fmt: skip
 
 # The names Keras's `losses.get` accepts (ALL_OBJECTS_DICT in keras/src/losses/__init__.py),
@@ -245,8 +246,4 @@ def get(identifier):
     if isinstance(obj, Loss):
         return obj
     name = _FUNCTION_NAMES.get(obj) or getattr(obj, "__name__", None) or "loss"
-    # NOTE: Keras's circle marks rows with no positive or negative pair as masked on its
-    # output tensor; our wrapper for it applies that mask (a plain LossFunctionWrapper would
-    # count those rows in the mean).
-    wrapper = _CircleFunctionWrapper if obj is circle else LossFunctionWrapper
-    return wrapper(obj, name=name)
+    return LossFunctionWrapper(obj, name=name)

@@ -1,7 +1,7 @@
 """Connectionist temporal classification: ``keras.losses.ctc`` and ``keras.losses.CTC``.
 
 Labels are integers padded with 0, which is also the blank; predictions are logits over every
-frame. The per-sample loss is the core op ``ops.ctc.ctc_loss`` (Graves et al. 2006), as Keras 3
+frame. The per-sample loss is the primitive ``_ctc_op.ctc_loss`` (Graves et al. 2006), as Keras 3
 ``keras/src/losses/losses.py:ctc`` calls ``keras.ops.ctc_loss``.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ...autodiff.tensor import Tensor
 from ...backend import np
-from ...ops.ctc import ctc_loss
 from ...ops.elementwise import astype
+from ._ctc_op import ctc_loss
 from .loss import BuiltinLoss, _as_pred, _data
 
 __all__ = ["ctc", "CTC"]
@@ -55,7 +55,7 @@ def ctc(y_true, y_pred) -> Tensor:
     """CTC loss per sample: ``-log p(y_true | y_pred)`` with blank 0 (Graves et al. 2006).
 
     ``label_length = sum(y_true != 0, axis=-1)``, every frame of ``y_pred`` is used
-    (``input_length = max_length``), and ``ops.ctc.ctc_loss(y_true, y_pred, label_length,
+    (``input_length = max_length``), and ``_ctc_op.ctc_loss(y_true, y_pred, label_length,
     input_length, mask_index=0)`` sums ``prod_t softmax(y_pred[b, t])[path_t]`` over the paths
     that collapse (merge repeats, drop blanks) to the labels.
 

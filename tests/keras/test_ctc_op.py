@@ -1,4 +1,4 @@
-"""The CTC loss primitive (``chainrule.ops.ctc.ctc_loss``) against independent references.
+"""The CTC loss primitive (``keras.losses._ctc_op.ctc_loss``) against independent references.
 
 Values and gradients against ``torch.nn.functional.ctc_loss`` on ``log_softmax`` (CPU, in
 float64 and float32), against a brute-force sum over every alignment path of a tiny input, and
@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 import chainrule as cr
-from chainrule.ops import ctc as ctc_module
-from chainrule.ops.ctc import ctc_loss
+from chainrule.keras.losses import _ctc_op as ctc_module
+from chainrule.keras.losses._ctc_op import ctc_loss
 
 
 def _torch_ctc(target, logits, target_length, output_length, blank=0, weights=None,

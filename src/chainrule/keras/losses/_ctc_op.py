@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import weakref
 
-from ..autodiff import grad_mode
-from ..autodiff.primitive import defvjp, primitive
-from ..autodiff.tensor import Tensor
-from ..backend import np
+from ...autodiff import grad_mode
+from ...autodiff.primitive import defvjp, primitive
+from ...autodiff.tensor import Tensor
+from ...backend import np
 
 __all__ = ["ctc_loss"]
 
