@@ -362,6 +362,13 @@ class LossFunctionWrapper(Loss):
         y_true, y_pred = squeeze_or_expand_to_same_rank(_true_array(y_true), y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
+    def _call_with_mask(self, y_true, y_pred):
+        # A loss function whose values carry a mask in Keras (``circle``) gives it as its
+        # ``values_mask`` attribute, so the reduction honours it whoever wraps the function.
+        values = self.call(y_true, y_pred)
+        mask_of = getattr(self.fn, "values_mask", None)
+        return values, None if mask_of is None else mask_of(values)
+
     def get_config(self) -> dict:
         from . import serialize  # noqa: PLC0415 - the registry imports this module
 

@@ -16,7 +16,7 @@ import numbers
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import np
-from .loss import BuiltinLoss, LossFunctionWrapper, _as_pred, _cast_pred, _data
+from .loss import BuiltinLoss, _as_pred, _cast_pred, _data
 
 __all__ = ["circle", "Circle"]
 
@@ -179,10 +179,13 @@ def _circle(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, 
     return ops.where(valid, out, np.zeros((), dtype))
 
 
-def _values_and_mask(values: Tensor):
+def _positive(values: Tensor):
     # Keras's mask (backend.set_keras_mask(circle_loss, circle_loss > 0)): rows with no
     # positive or no negative pair, and rows whose loss underflows to 0, leave the mean.
-    return values, values.data > 0
+    return values.data > 0
+
+
+circle.values_mask = _positive  # (read by LossFunctionWrapper._call_with_mask)
 
 
 class Circle(BuiltinLoss):
@@ -233,9 +236,6 @@ class Circle(BuiltinLoss):
         self.margin = margin
         self.remove_diagonal = remove_diagonal
 
-    def _call_with_mask(self, y_true, y_pred):
-        return _values_and_mask(self.call(y_true, y_pred))
-
     def get_config(self) -> dict:
         return {
             "name": self.name,
@@ -245,17 +245,3 @@ class Circle(BuiltinLoss):
             "remove_diagonal": self.remove_diagonal,
         }
 
-
-class _CircleFunctionWrapper(LossFunctionWrapper):
-    """What ``losses.get("circle")`` (and so ``compile(loss="circle")``) returns: Keras's
-    ``LossFunctionWrapper(circle)``, which honours the mask that Keras's ``circle`` attaches
-    to its values (a plain wrapper here cannot see it)."""
-
-    def _call_with_mask(self, y_true, y_pred):
-        return _values_and_mask(self.call(y_true, y_pred))
-
-
-# It stands for Keras's LossFunctionWrapper, so it serializes under that name; a wrapper
-# rebuilt from that config is the plain one, which does not apply the mask.
-_CircleFunctionWrapper.__name__ = "LossFunctionWrapper"
-_CircleFunctionWrapper.__qualname__ = "LossFunctionWrapper"
