@@ -602,3 +602,15 @@ def test_every_keras_loss_name_but_ctc_resolves():
         assert name in losses.__all__ and type(losses.get(name)) is getattr(losses, name)
     for name in ("categorical_focal_crossentropy", "dice", "tversky", "circle"):
         assert name in losses.__all__ and losses.get(name).fn is getattr(losses, name)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_categorical_crossentropy_smooths_over_the_last_axis_as_keras(from_logits):
+    # Keras counts the classes on the last axis even when `axis` is another
+    rng = np.random.default_rng(11)
+    y_true = np.eye(3, dtype="float32")[rng.integers(0, 3, (2, 4))].transpose(0, 2, 1)
+    y_pred = rng.random((2, 3, 4)).astype("float32") + 0.1
+    kwargs = {"from_logits": from_logits, "label_smoothing": 0.2, "axis": 1}
+    ours = losses.categorical_crossentropy(y_true, y_pred, **kwargs).numpy()
+    theirs = keras.losses.categorical_crossentropy(y_true, y_pred, **kwargs)
+    np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(theirs), rtol=RTOL)

@@ -33,7 +33,8 @@ def categorical_crossentropy(
 ) -> Tensor:
     """Categorical cross-entropy between one-hot (or soft) targets and predictions.
 
-    ``t = y_true * (1 - label_smoothing) + label_smoothing / C``; probabilities:
+    ``t = y_true * (1 - label_smoothing) + label_smoothing / C`` with ``C = y_pred.shape[-1]``
+    (the last axis even for another ``axis``, as Keras); probabilities:
     ``q = clip(y_pred / sum(y_pred, axis), eps, 1 - eps)``, ``loss = -sum(t log q, axis)``;
     logits: ``loss = -sum(t * log_softmax(y_pred, axis), axis)``.
 
@@ -71,7 +72,9 @@ def categorical_crossentropy(
             f"received y_true.shape={np.shape(y_true)} and y_pred.shape={y_pred.shape}{hint}"
         )
     axis = _check_axis(axis, max(y_pred.ndim, 1), "categorical_crossentropy")
-    num_classes = y_pred.shape[axis]
+    # (Keras counts the classes, for the warning and the smoothing, on the last axis even
+    # when `axis` is another: the same numbers as Keras's)
+    num_classes = y_pred.shape[-1] if y_pred.ndim else 1
     if num_classes == 1:
         warnings.warn(
             "In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, "
