@@ -233,3 +233,51 @@ def test_a_step_that_raises_in_a_sealed_epoch_raises_as_the_ordinary_step(taken)
     assert errors[0] == errors[1]
     for a, b in zip(*fitted):
         np.testing.assert_array_equal(a, b)  # the bad batch applied in neither
+
+
+class _EpochHook(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+@pytest.mark.parametrize(
+    "fit_kwargs, asked",
+    [({}, 3), ({"validation_split": 0.2}, 3), ({"validation_data": (X[:8], Y4[:8])}, 3),
+     ({"callbacks": [_EpochHook()]}, 10),
+     ({"callbacks": [keras.callbacks.History()]}, 3)],
+)  # fmt: skip
+def test_a_verdict_holds_while_only_chainrules_code_runs_between_epochs(
+    fit_kwargs, asked, taken, monkeypatch
+):
+    # epoch 1 has no plans, epoch 2 sends its last batch (no plan yet) to the ordinary loop,
+    # epoch 3 is all sealed: its verdict holds from then on unless user code runs between
+    # epochs (a callback of the user's)
+    from chainrule.keras.trainers import array_step
+
+    calls = []
+    plans = array_step._sealed_plans
+
+    def counting(*args):
+        calls.append(1)
+        return plans(*args)
+
+    monkeypatch.setattr(array_step, "_sealed_plans", counting)
+    results = both(mlp, {"optimizer": "adam", "loss": "mse", "metrics": ["mae"]}, X, Y4,
+                   epochs=10, batch_size=BATCH, **fit_kwargs)  # fmt: skip
+    assert_same(results)
+    assert len(calls) == asked + 10  # (the reference fit, jit_compile=False, asks each epoch)
+    rows = 40 if "validation_split" in fit_kwargs else 50
+    per_epoch = -(-rows // BATCH)
+    assert taken.sealed == 9 * per_epoch - 1
+
+
+def test_a_plain_model_and_its_parts_are_chainrules_own():
+    from chainrule.keras.trainers.array_step import is_own
+
+    model = mlp()
+    model.compile(optimizer="adam", loss="mse", metrics=["mae", "mse"])
+    model.fit(X, Y4, epochs=1, verbose=0)
+    assert is_own(model) and is_own(model.optimizer)
+    assert all(is_own(m) for m in model._compile_metrics.metrics)
+    model.optimizer.build = lambda variables: None  # a method set on the object itself
+    assert not is_own(model.optimizer)

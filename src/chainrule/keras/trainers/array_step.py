@@ -55,7 +55,7 @@ from ..losses.loss import _WRAPPER_CALL, Loss, LossFunctionWrapper, reduce_weigh
 from .compile_utils import CompileLoss, CompileMetrics, LossTracker
 from .data_adapter import ArrayBatches
 
-__all__ = ["eligible", "run", "sealed_steps"]
+__all__ = ["eligible", "is_own", "run", "sealed_steps"]
 
 # The methods the array step stands in for, as chainrule defines them, taken when chainrule is
 # imported (before anything can patch them): the model's (set in models/sequential.py) and
@@ -146,7 +146,7 @@ def _step(model, cache, plan, kind, x, y, rule_only) -> bool:
     return True
 
 
-def sealed_steps(model, cache, batches, steps):
+def sealed_steps(model, cache, batches, steps, quiet=False):
     """Take what it can of ``steps`` (the epoch's ``enumerate(batches)``, none taken yet) as
     sealed array steps, and return what is left for fit's ordinary loop.
 
@@ -159,7 +159,7 @@ def sealed_steps(model, cache, batches, steps):
     - the batches are rows of in-memory arrays with no sample weights (``ArrayBatches``);
     - the model's methods a step calls are chainrule's (``SEALED_CALLS``), and so are the
       classes of the loss, the layers, the metrics, the optimizer and a learning-rate
-      schedule, with no method set on the object (:func:`_own`); the loss and the metrics
+      schedule, with no method set on the object (:func:`is_own`); the loss and the metrics
       wrap chainrule's functions;
     - no variable has a constraint, and the optimizer's ``apply`` would do no more than its
       update (``Optimizer._fit_skips_apply``);
@@ -169,12 +169,19 @@ def sealed_steps(model, cache, batches, steps):
     ``Optimizer._fit_update`` without ``apply``'s: the same functions on the same arrays as
     ``run``'s steps (tested bit for bit). A step that cannot be taken (a kind of batch with no
     plan yet, a layer form or a loss that refuses) goes back to the ordinary loop with the
-    rest of the epoch. Not looked for: other threads, and chainrule's own optimizer, metric
-    and schedule classes patched in place (their methods run as they are, but a patch that
-    changes the model in the middle of an epoch is seen at the next epoch's start).
+    rest of the epoch.
+
+    With ``quiet`` (fit found that only chainrule's code runs between two epochs: no callback
+    but its ``History``, a model of chainrule's class with no method of its own, validation
+    on arrays), the verdict of an epoch whose steps were all sealed holds for the next epochs
+    and is not asked again. Not looked for: other threads, and chainrule's own classes
+    patched in place (the model's, the optimizer's, the metrics' and the schedules'; their
+    methods run as they are, but what a patch changes in the model is seen only when the
+    verdict is next asked).
     """
-    plans = _sealed_plans(model, cache, batches)
+    plans = cache.sealed or _sealed_plans(model, cache, batches)
     if plans:
+        cache.sealed = None
         rule_only = cache.optimizer._rule_only()
         for step, data in steps:
             x, y = data
@@ -182,6 +189,8 @@ def sealed_steps(model, cache, batches, steps):
             plan = plans.get(kind)
             if plan is None or not _step(model, cache, plan, kind, x, y, rule_only):
                 return chain(((step, data),), steps)
+        if quiet:
+            cache.sealed = plans  # (every step sealed, and only chainrule's code until the next)
     return steps
 
 
@@ -195,14 +204,14 @@ def _sealed_plans(model, cache, batches):
             or type(batches.x) is not np.ndarray or type(batches.y) is not np.ndarray
             or model.run_eagerly or not model.jit_compile or not _GRAD_STATE.enabled
             or cache.constrained or cache._apply is None or opt.loss_scale_factor is not None
-            or not opt._fit_skips_apply(cache.trainable) or not _own(opt)
-            or (callable(rate) and not _own(rate))
+            or not opt._fit_skips_apply(cache.trainable) or not is_own(opt)
+            or (callable(rate) and not is_own(rate))
             or type(model._loss_tracker) is not LossTracker
             or not all(getattr(cls, name) is fn and name not in attrs
                        for name, fn in SEALED_CALLS.items())):  # fmt: skip
         return None
     if metrics is not None and (type(metrics) is not CompileMetrics or metrics._built is None
-                                or not all(_own(m) and _own_function(getattr(m, "_fn", None))
+                                or not all(is_own(m) and _own_function(getattr(m, "_fn", None))
                                            for m in metrics.metrics)):  # fmt: skip
         return None
     compiled = model._compile_loss
@@ -211,7 +220,7 @@ def _sealed_plans(model, cache, batches):
         if not plan or plan is _WAITING or plan.compiled is not compiled or not plan.kept():
             continue
         loss_fn = plan.loss_fn
-        if (not _own(loss_fn) or type(loss_fn).call is not _WRAPPER_CALL
+        if (not is_own(loss_fn) or type(loss_fn).call is not _WRAPPER_CALL
                 or not _own_function(loss_fn.fn)
                 or not all(_own_class(type(layer)) for layer, _ in plan.layers)):  # fmt: skip
             return None
@@ -237,7 +246,7 @@ def _method_names(cls):
     return names
 
 
-def _own(obj) -> bool:
+def is_own(obj) -> bool:
     """Whether ``obj``'s methods are chainrule's: its class is defined in chainrule and the
     object has none of its own (an attribute of a method's or property's name)."""
     names = _method_names(type(obj))

@@ -18,6 +18,7 @@ from ...autodiff.grad_mode import no_grad
 from ...autodiff.tensor import Tensor
 from ...backend import np
 from . import data_adapter as da
+from .array_step import is_own
 from .array_step import run as _array_step
 from .array_step import sealed_steps as _sealed_steps
 from .compile_utils import CompileLoss, CompileMetrics, LossTracker
@@ -316,7 +317,7 @@ class Trainer:
             ValueError: for batch_size <= 0, epochs < 0, validation_split outside [0, 1),
                 mismatched x/y lengths, empty x, or a split leaving an empty part.
         """
-        from ..callbacks import CallbackList  # noqa: PLC0415
+        from ..callbacks import CallbackList, History  # noqa: PLC0415
 
         self._assert_compiled("fit")
         if steps_per_epoch is not None:
@@ -347,6 +348,11 @@ class Trainer:
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=batches.steps)  # fmt: skip
         batch_hooks = getattr(cbs, "has_batch_hooks", True)
+        # only chainrule's code between two epochs (its History, a validation pass on arrays,
+        # the model's own methods): a sealed epoch's verdict then holds for the next ones
+        quiet = (all(type(cb) is History for cb in cbs.callbacks) and is_own(self)
+                 and (val is None or all(v is None or type(v) is np.ndarray
+                                         for v in val)))  # fmt: skip
         self.stop_training = False
         self._fit_cache = _FitCache(self)
         try:
@@ -364,7 +370,7 @@ class Trainer:
                 if not batch_hooks and not custom_step:
                     cache = self._live_fit_cache()
                     if cache.array:  # a sealed epoch (array_step.sealed_steps) takes what it can
-                        steps = _sealed_steps(self, cache, batches, steps)
+                        steps = _sealed_steps(self, cache, batches, steps, quiet)
                 for step, data in steps:
                     if batch_hooks:
                         cbs.on_train_batch_begin(step)

@@ -82,7 +82,7 @@ class _FitCache:
 
     __slots__ = ("model", "trainable", "keys", "constrained", "loss_layers", "regs", "plain",
                  "lossless", "optimizer", "_apply", "generation", "_gen", "array",
-                 "array_plans")  # fmt: skip
+                 "array_plans", "sealed")  # fmt: skip
 
     def __init__(self, model):
         from ..layers import layer as layer_module  # noqa: PLC0415 - layers import this module
@@ -111,6 +111,7 @@ class _FitCache:
         self.array = array_step.eligible(model)
         self.keys = [id(v) for v in self.trainable]
         self.array_plans = {}
+        self.sealed = None  # the plans of a fully sealed epoch (array_step.sealed_steps)
 
     def stale(self, model) -> bool:
         """True when a step must not use this cache: the layer tree or a ``trainable`` flag
