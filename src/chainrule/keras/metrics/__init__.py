@@ -2,7 +2,7 @@
 
 Each metric object has ``update_state(y_true, y_pred, sample_weight=None)``, ``result()`` (a
 Python float, or an array for multi-threshold counts), ``reset_state()``, ``name``,
-``variables`` (the state arrays, in Keras's order) and ``get_config``/``from_config``. The
+``variables`` (the state Variables, in Keras's order) and ``get_config``/``from_config``. The
 per-sample functions (``binary_accuracy``, ``mean_squared_error``, ...) return NumPy arrays.
 Inputs may be NumPy arrays, lists or chainrule Tensors (their ``.data`` is read).
 

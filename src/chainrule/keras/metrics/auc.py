@@ -134,10 +134,10 @@ class AUC(Metric):
             var_shape = (self.num_thresholds, shape[1])
         else:
             var_shape = (self.num_thresholds,)
-        self.true_positives = self.add_variable(var_shape, name="true_positives")
-        self.false_positives = self.add_variable(var_shape, name="false_positives")
-        self.true_negatives = self.add_variable(var_shape, name="true_negatives")
-        self.false_negatives = self.add_variable(var_shape, name="false_negatives")
+        self.true_positives = self._add_state(var_shape, "true_positives")
+        self.false_positives = self._add_state(var_shape, "false_positives")
+        self.true_negatives = self._add_state(var_shape, "true_negatives")
+        self.false_negatives = self._add_state(var_shape, "false_negatives")
         self._built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
@@ -148,10 +148,10 @@ class AUC(Metric):
             y_pred = sigmoid(y_pred)
         update_confusion(
             {
-                "tp": self.true_positives,
-                "tn": self.true_negatives,
-                "fp": self.false_positives,
-                "fn": self.false_negatives,
+                "tp": self.true_positives.data,
+                "tn": self.true_negatives.data,
+                "fp": self.false_positives.data,
+                "fn": self.false_negatives.data,
             },
             y_true,
             y_pred,
@@ -173,7 +173,8 @@ class AUC(Metric):
 
     def _interpolate_pr_auc(self):
         """Davis & Goadrich (2006) PR interpolation (Keras ``interpolate_pr_auc``)."""
-        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
+        tp, fp = self.true_positives.data, self.false_positives.data
+        fn = self.false_negatives.data
         dtp = tp[:-1] - tp[1:]
         p = tp + fp
         dp = p[:-1] - p[1:]
@@ -191,8 +192,8 @@ class AUC(Metric):
             return 0.0
         if self.curve == "PR" and self.summation_method == "interpolation":
             return float(self._interpolate_pr_auc())
-        tp, fp = self.true_positives, self.false_positives
-        tn, fn = self.true_negatives, self.false_negatives
+        tp, fp = self.true_positives.data, self.false_positives.data
+        tn, fn = self.true_negatives.data, self.false_negatives.data
         recall = divide_no_nan(tp, tp + fn)
         if self.curve == "ROC":
             x, y = divide_no_nan(fp, fp + tn), recall

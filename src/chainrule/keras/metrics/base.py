@@ -1,8 +1,9 @@
-"""The metric base class and the reduction metrics ``Sum``, ``Mean`` and ``MeanMetricWrapper``.
+"""The reduction metrics ``Sum``, ``Mean`` and ``MeanMetricWrapper`` (``Metric`` itself is in
+``metric.py`` and re-exported here).
 
-Metrics are plain NumPy: the trainer hands them ``y_true`` / ``y_pred`` arrays once per batch,
-and nothing here records a graph. State lives in NumPy arrays updated in place, listed by
-``Metric.variables`` in Keras's order (for saving).
+The built-ins are plain NumPy: the trainer hands them ``y_true`` / ``y_pred`` arrays once per
+batch, nothing here records a graph, and each state Variable's ``.data`` array is updated in
+place.
 """
 
 from __future__ import annotations
@@ -10,83 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ...backend import floatx, np
+from ...backend import np
 from ..naming import auto_name
 from ._utils import align_ranks, divide_no_nan, to_float, to_numpy
+from .metric import Metric, MetricVariable
 
-__all__ = ["Metric", "Sum", "Mean", "MeanMetricWrapper"]
-
-
-class Metric:
-    """Base class of stateful metrics: ``update_state`` per batch, ``result`` at any time.
-
-    Subclasses create their state in ``__init__`` with :meth:`add_variable` and update it in
-    place in ``update_state``. ``reset_state`` zeroes every state array.
-
-    Args:
-        name: the metric's name (default: the snake_case class name, made unique with ``_1``,
-            ``_2``, ... as Keras does).
-        dtype: the dtype of the state and result (default ``floatx()``, float32).
-
-    Matches Keras 3 ``keras/src/metrics/metric.py``.
-    """
-
-    def __init__(self, name: str | None = None, dtype=None):
-        self.name = name or auto_name(type(self).__name__)
-        self._dtype = np.dtype(dtype or floatx()).name
-        self._variables: list = []
-        self._variable_names: list[str] = []
-
-    @property
-    def dtype(self) -> str:
-        return self._dtype
-
-    def add_variable(self, shape=(), initializer="zeros", dtype=None, name: str | None = None):
-        """Create a zero- or one-filled state array of ``shape`` and register it."""
-        if initializer not in ("zeros", "ones"):
-            raise ValueError(
-                f"initializer must be 'zeros' or 'ones', received initializer={initializer!r}"
-            )
-        fill = np.zeros if initializer == "zeros" else np.ones
-        arr = fill(tuple(shape), dtype=dtype or self.dtype)
-        self._variables.append(arr)
-        self._variable_names.append(name or f"variable_{len(self._variables) - 1}")
-        return arr
-
-    @property
-    def variables(self) -> list:
-        """The state arrays, in Keras's order (e.g. ``[total, count]`` for ``Mean``)."""
-        return list(self._variables)
-
-    @property
-    def variable_paths(self) -> list[str]:
-        """Keras-style paths of :attr:`variables`, e.g. ``["mean/total", "mean/count"]``."""
-        return [f"{self.name}/{n}" for n in self._variable_names]
-
-    def reset_state(self) -> None:
-        """Zero every state array in place."""
-        for v in self._variables:
-            v[...] = 0
-
-    def update_state(self, *args, **kwargs) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must implement update_state")
-
-    def result(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement result")
-
-    def __call__(self, *args, **kwargs):
-        self.update_state(*args, **kwargs)
-        return self.result()
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Metric:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name}>"
+__all__ = ["Metric", "MetricVariable", "Sum", "Mean", "MeanMetricWrapper"]
 
 
 def _scalar(x):
@@ -147,14 +77,14 @@ class Sum(Metric):
 
     def __init__(self, name: str = "sum", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable((), name="total")
+        self.total = self._add_state((), "total")
 
     def update_state(self, values, sample_weight=None) -> None:
         values, _ = reduce_to_samplewise(values, sample_weight, np.sum, self.dtype)
-        self.total += np.sum(values, dtype=self.dtype)
+        self.total.data += np.sum(values, dtype=self.dtype)
 
     def result(self) -> float:
-        return _scalar(self.total)
+        return _scalar(self.total.data)
 
 
 class Mean(Metric):
@@ -177,22 +107,22 @@ class Mean(Metric):
 
     def __init__(self, name: str = "mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable((), name="total")
-        self.count = self.add_variable((), name="count")
+        self.total = self._add_state((), "total")
+        self.count = self._add_state((), "count")
 
     def update_state(self, values, sample_weight=None) -> None:
         values, sample_weight = reduce_to_samplewise(values, sample_weight, np.mean, self.dtype)
-        self.total += np.sum(values, dtype=self.dtype)
+        self.total.data += np.sum(values, dtype=self.dtype)
         if sample_weight is not None:
             num = np.sum(sample_weight, dtype=self.dtype)
         elif values.ndim >= 1:
             num = values.shape[0]
         else:
             num = 1
-        self.count += np.asarray(num, dtype=self.dtype)
+        self.count.data += np.asarray(num, dtype=self.dtype)
 
     def result(self) -> float:
-        return _scalar(divide_no_nan(self.total, self.count))
+        return _scalar(divide_no_nan(self.total.data, self.count.data))
 
 
 class MeanMetricWrapper(Mean):

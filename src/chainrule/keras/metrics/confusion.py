@@ -179,11 +179,11 @@ class _ConfusionCount(Metric):
         self.init_thresholds = thresholds
         self.thresholds = parse_thresholds(thresholds, 0.5)
         self._evenly = evenly_spaced(self.thresholds)
-        self.accumulator = self.add_variable((len(self.thresholds),), name="accumulator")
+        self.accumulator = self._add_state((len(self.thresholds),), "accumulator")
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         update_confusion(
-            {self._cond: self.accumulator},
+            {self._cond: self.accumulator.data},
             y_true,
             y_pred,
             self.thresholds,
@@ -193,7 +193,7 @@ class _ConfusionCount(Metric):
         )
 
     def result(self):
-        return _first_or_all(self.accumulator.copy())
+        return _first_or_all(self.accumulator.data.copy())
 
     def get_config(self) -> dict:
         return {**super().get_config(), "thresholds": self.init_thresholds}
@@ -250,14 +250,14 @@ class _PrecisionRecall(Metric):
         self.thresholds = parse_thresholds(thresholds, default)
         self._evenly = evenly_spaced(self.thresholds)
         n = len(self.thresholds)
-        self.true_positives = self.add_variable((n,), name="true_positives")
+        self.true_positives = self._add_state((n,), "true_positives")
         other = "false_positives" if self._second == "fp" else "false_negatives"
-        self._other = self.add_variable((n,), name=other)
+        self._other = self._add_state((n,), other)
         setattr(self, other, self._other)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         update_confusion(
-            {"tp": self.true_positives, self._second: self._other},
+            {"tp": self.true_positives.data, self._second: self._other.data},
             y_true,
             y_pred,
             self.thresholds,
@@ -269,7 +269,8 @@ class _PrecisionRecall(Metric):
         )
 
     def result(self):
-        return _first_or_all(divide_no_nan(self.true_positives, self.true_positives + self._other))
+        tp = self.true_positives.data
+        return _first_or_all(divide_no_nan(tp, tp + self._other.data))
 
     def get_config(self) -> dict:
         return {
