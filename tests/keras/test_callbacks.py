@@ -178,6 +178,10 @@ ES_METRICS = {"val_accuracy": ["accuracy"], "val_acc": ["acc"], "val_auc": ["AUC
 @pytest.mark.parametrize("kwargs,logs", ES_CASES)
 def test_early_stopping_matches_keras(kwargs, logs, capsys):
     metrics = ES_METRICS.get(kwargs.get("monitor"))
+    # (AUC() takes an automatic name, "auc_1" after another AUC in the same process, in
+    # both libraries: start the names afresh)
+    ck.backend.clear_session()
+    tk.backend.clear_session()
     ours, ref, _ = run_pair(
         lambda: C.EarlyStopping(**kwargs), lambda: tk.callbacks.EarlyStopping(**kwargs), logs,
         metrics=metrics, capsys=capsys,

@@ -159,15 +159,16 @@ def test_update_result_reset_sequence(which, weighted):
                                _np(ref(y_true, y_pred, sample_weight=sw)), rtol=1e-6)  # fmt: skip
 
 
-def test_result_is_a_value_not_the_live_state():
-    """A result read before more updates keeps its value (Keras's Variable would move)."""
+def test_result_is_the_state_variable_itself_as_in_keras():
+    """The guide's result() returns its state Variable, live, as Keras's does; fit reads
+    results as values (``get_metrics_result``), so its logs keep the value read."""
     m = CK_METRICS[0]()
     m.update_state([1, 1, 0], [1, 0, 1])
     first = m.result()
-    assert isinstance(first, Tensor) and not isinstance(first, ck.Variable)
+    assert first is m.true_positives
     m.update_state([1, 1], [1, 1])
+    assert float(first) == 3.0
     m.reset_state()
-    assert float(first) == 1.0 and first.numpy().shape == ()
     assert float(m.result()) == 0.0
 
 
@@ -311,7 +312,7 @@ def test_fit_history_matches_keras(runs):
         # NOTE: training keys against Keras's fit without validation. With validation,
         # Keras 3.15.1 logs the validation value of a metric whose result() is its own state
         # Variable under the training key too (fit keeps the live Variable while evaluate
-        # resets and refills it); our result() is a snapshot, so the training value stays.
+        # resets and refills it); our fit reads the epoch's results as values first.
         ref = val_run[key] if key.startswith("val_") else plain_run[key]
         _close(values, ref, key)
     # the keys computed from a fresh Tensor are the same in both Keras runs

@@ -10,10 +10,6 @@ Matches Keras 3 ``keras/src/metrics/metric.py``.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
-from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
 from ..naming import auto_name
 from ..variables import Variable
@@ -69,12 +65,6 @@ class Metric:
     >>> float(m.result())
     3.5
     """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("result")
-        if callable(own) and not getattr(own, "_snapshots", False):
-            cls.result = _snapshot_result(own)
 
     def __init__(self, dtype=None, name: str | None = None):
         # set first, bypassing __setattr__, which tracks into them
@@ -198,6 +188,13 @@ class Metric:
         self.update_state(*args, **kwargs)
         return self.result()
 
+    def __reduce__(self):
+        """``pickle`` and ``copy`` as Keras 3's: a fresh metric of the same config, its
+        state not carried (``KerasSaveable.__reduce__`` through a .keras archive)."""
+        from ..saving.saving_lib import reduce_keras_object  # noqa: PLC0415
+
+        return reduce_keras_object(self)
+
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}
 
@@ -207,36 +204,6 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
-
-
-def _snapshot_result(fn: Callable) -> Callable:
-    """Wrap a subclass's ``result`` so that it returns values, never its live state.
-
-    # NOTE: a Keras-guide metric returns its state Variable itself (``return
-    # self.true_positives``). ``fit`` keeps the epoch's results while the validation pass
-    # resets and refills the same metrics, so a live Variable would log the validation value
-    # under the training key (Keras 3.15.1 does exactly that). A copy keeps each log the value
-    # at the time it was read; computed Tensors, floats and arrays pass through untouched.
-    """
-
-    @functools.wraps(fn)
-    def result(self, *args, **kwargs):
-        return _snapshot(fn(self, *args, **kwargs), self)
-
-    result._snapshots = True
-    return result
-
-
-def _snapshot(value, metric: Metric):
-    if isinstance(value, Variable):
-        return Tensor(value.data.copy())
-    if isinstance(value, np.ndarray) and any(
-        np.may_share_memory(value, v.data) for v in metric.variables
-    ):
-        return value.copy()
-    if isinstance(value, dict):
-        return {k: _snapshot(v, metric) for k, v in value.items()}
-    return value
 
 
 def _standardize_shape(shape) -> tuple:

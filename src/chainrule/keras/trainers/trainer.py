@@ -162,7 +162,9 @@ class Trainer:
                 logs.update(result)
             else:
                 logs[m.name] = result
-        return dict(sorted(logs.items()))
+        # (values, not a metric's live state: a result that is the metric's own Variable
+        # would change under fit's epoch logs when validation refills the metric)
+        return _pythonify_logs(dict(sorted(logs.items())))
 
     # -- losses ---------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
