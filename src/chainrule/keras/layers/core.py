@@ -306,9 +306,13 @@ class Identity(Layer):
     """Returns its input unchanged."""
 
     _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
-
-
     _mask_passthrough = True
+
+    def __init__(self, **kwargs):
+        # Keras's Identity takes only **kwargs: its automatic config (Layer.get_config) then
+        # holds what was passed, not every argument of Layer.__init__
+        super().__init__(**kwargs)
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
@@ -316,14 +320,37 @@ class Identity(Layer):
 class Lambda(Layer):
     """Wraps a function of Tensors as a layer: ``output = function(inputs, **arguments)``.
 
-    Lambda layers are never deserialised from a file unless the user opts in (``safe_mode``),
-    since that would run code from the file.
+    Args:
+        function: the function; it takes the input Tensor(s) first.
+        output_shape: default None; the output shape without the batch axis, or a function
+            of the input shape. Kept in the config as Keras does.
+        mask: default None; a mask (Keras's ``compute_mask``) is not supported yet.
+        arguments: default None; keyword arguments passed to ``function``.
+
+    Config: the function is written as Keras 3 writes it (``{"module": "builtins",
+    "class_name": "function", "config": "package>name" for a function registered with
+    ``keras.saving.register_keras_serializable`` else its name, "registered_name":
+    "function"}``), so a registered function is found again by ``load_model`` and ``pickle``,
+    and an unregistered one through ``custom_objects``. A Python lambda is refused: Keras
+    writes its bytecode, chainrule never stores code. Lambda layers are never deserialised
+    from a file unless the user opts in (``safe_mode=False``). Matches Keras 3
+    ``keras/src/layers/core/lambda_layer.py``.
+
+    Raises:
+        TypeError: ``function`` is not callable.
+        NotImplementedError: ``mask`` is not None.
+        ValueError: from ``get_config`` (so from saving, pickling and copying) when the
+            function is a Python lambda or has no name.
     """
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):
             raise TypeError(f"function must be callable, received {type(function).__name__}")
+        if mask is not None:
+            raise NotImplementedError(
+                f"Lambda(mask=...) is not supported yet, received mask={mask!r}; use None"
+            )
         self.function = function
         self.arguments = dict(arguments or {})
         self._given_output_shape = output_shape
@@ -332,5 +359,32 @@ class Lambda(Layer):
         return self.function(inputs, **self.arguments)
 
     def get_config(self):
-        return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
-                "arguments": self.arguments}  # fmt: skip
+        from ..saving.serialization import function_config, serialize_keras_object  # noqa
+
+        config = {"function": function_config(self.function)}
+        shape = self._given_output_shape
+        if shape is not None:
+            config["output_shape"] = (function_config(shape, "output_shape")
+                                      if callable(shape) else shape)  # fmt: skip
+        config["arguments"] = serialize_keras_object(self.arguments)
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A Lambda from its config: functions found by name (Keras's form, or the bare name
+        older chainrule files hold), never from bytecode; ``arguments`` deserialised."""
+        from ..saving.serialization import (  # noqa: PLC0415
+            deserialize_keras_object,
+            function_from_config,
+        )
+
+        config = dict(config)
+        config["function"] = function_from_config(config["function"], custom_objects)
+        shape = config.get("output_shape")
+        if isinstance(shape, dict):
+            config["output_shape"] = function_from_config(shape, custom_objects)
+        elif isinstance(shape, list) and all(isinstance(d, (int, type(None))) for d in shape):
+            config["output_shape"] = tuple(shape)
+        if config.get("arguments") is not None:
+            config["arguments"] = deserialize_keras_object(config["arguments"], custom_objects)
+        return cls(**config)

@@ -18,7 +18,8 @@ from . import object_registration as reg
 
 __all__ = [
     "dtype_policy_config", "serialize_keras_object", "deserialize_keras_object",
-    "SafeModeScope", "builtin_tables", "resolve_class", "construct",
+    "SafeModeScope", "builtin_tables", "resolve_class", "construct", "function_config",
+    "function_from_config",
 ]  # fmt: skip
 
 
@@ -155,14 +156,28 @@ def resolve_class(config: dict, custom_objects: dict | None = None):
 def _resolve_function(config, custom_objects):
     name = config.get("config") if isinstance(config, dict) else config
     registered = config.get("registered_name") if isinstance(config, dict) else None
-    for key in (registered, name):
-        if isinstance(key, str):
+    # Keras 3 writes every function as {"config": "package>name" or its name,
+    # "registered_name": "function"}; older chainrule files put the name in registered_name
+    for key in (name, registered):
+        if isinstance(key, str) and key != "function":
             obj = reg.get_registered_object(key, custom_objects)
             if obj is not None:
                 return obj
     fns = _functions()
     if isinstance(name, str) and name in fns:
         return fns[name]
+    if isinstance(name, str) and ">" not in name:
+        # a bare name written before the registered name was kept (chainrule's Lambda did
+        # so, as Keras <= 3.6 did): the one object registered as "package>name"
+        visible = {**reg.scoped_objects(), **(custom_objects or {})}
+        hits = sorted(k for k in visible if k.endswith(">" + name))
+        if len(hits) == 1:
+            return visible[hits[0]]
+        if hits:
+            raise ValueError(
+                f"Function {name!r} is ambiguous: it could be any of the registered {hits}; "
+                "pass the one meant in custom_objects under the name " + repr(name)
+            )
     raise ValueError(
         f"Unknown function {name!r}: it is neither a built-in activation, loss or metric nor a "
         "registered custom object. Register it with keras.saving.register_keras_serializable() "
@@ -341,6 +356,61 @@ def _unbatched(shape):
     return [None, *shape[1:]] if shape else shape
 
 
+def function_config(fn, what: str = "function") -> dict:
+    """The Keras 3 entry for a function held in a config (a ``Lambda`` layer's ``function``
+    or ``output_shape``): ``{"module": "builtins", "class_name": "function", "config":
+    "package>name" for a registered function else its name, "registered_name": "function"}``,
+    as Keras 3 ``serialize_keras_object`` writes any named function; an object with
+    ``get_config`` as ``serialize_keras_object`` writes it.
+
+    Raises:
+        ValueError: for a Python lambda (Keras writes its bytecode, which chainrule never
+            stores) or a callable without a name (``functools.partial``, ...), naming ``what``.
+    """
+    if isinstance(fn, types.FunctionType) and fn.__name__ == "<lambda>":
+        raise ValueError(
+            f"Cannot serialize the {what} of a Lambda layer: it is a Python lambda, which Keras "
+            "saves as bytecode and chainrule never stores (nor runs code read from a file). "
+            "Define it with `def` and register it with "
+            "@keras.saving.register_keras_serializable() so that it loads again."
+        )
+    if not isinstance(fn, types.FunctionType) and hasattr(fn, "get_config"):
+        return serialize_keras_object(fn)
+    if not isinstance(getattr(fn, "__name__", None), str):
+        raise ValueError(
+            f"Cannot serialize the {what} of a Lambda layer: expected a named function or an "
+            f"object with get_config(), received {fn!r} of type {type(fn).__name__}"
+        )
+    return {"module": "builtins", "class_name": "function",
+            "config": reg.get_registered_name(fn), "registered_name": "function"}  # fmt: skip
+
+
+def function_from_config(entry, custom_objects: dict | None = None):
+    """The callable a config entry names (the inverse of :func:`function_config`): a function
+    looked up by name among the registered and custom objects and chainrule's built-in
+    activations, losses and metrics; a bare name (older chainrule files) the same way; an
+    object config rebuilt. A callable is returned as it is.
+
+    Raises:
+        ValueError: for a Python lambda stored as bytecode (never run), an unknown name
+            (naming it), or an entry of another kind.
+    """
+    if callable(entry):
+        return entry
+    if isinstance(entry, str):
+        return _resolve_function({"config": entry}, custom_objects)
+    if isinstance(entry, dict) and entry.get("class_name") == "__lambda__":
+        deserialize_keras_object(entry, custom_objects, safe_mode=False)  # raises: bytecode
+    if isinstance(entry, dict) and entry.get("class_name") == "function":
+        return _resolve_function(entry, custom_objects)
+    if isinstance(entry, dict) and "class_name" in entry:
+        return deserialize_keras_object(entry, custom_objects)
+    raise ValueError(
+        f"Cannot read a function from {entry!r}: expected a name or a Keras function config "
+        '({"class_name": "function", "config": name, ...})'
+    )
+
+
 def _serialize_function(fn) -> dict:
     fns = _functions()
     name = reg.get_registered_name(fn)
@@ -364,12 +434,13 @@ def _is_lambda_layer(cls) -> bool:
     return isinstance(cls, type) and issubclass(cls, Lambda)
 
 
-def _lambda_config(inner: dict, custom_objects, safe_mode: bool) -> dict:
-    """A ``Lambda`` layer's config with its function resolved by name (never from bytecode).
+def _lambda_config(inner: dict, safe_mode: bool) -> dict:
+    """A ``Lambda`` layer's config, checked before ``Lambda.from_config`` resolves its
+    functions by name (never from bytecode).
 
     Raises:
-        ValueError: in safe mode (always, as Keras refuses Lambda layers by default), or for a
-            function that is stored as bytecode or is not a known/registered name.
+        ValueError: in safe mode (always: chainrule asks the user to opt in to Lambda layers,
+            where Keras refuses only bytecode), or for a function stored as bytecode.
     """
     if safe_mode:
         raise ValueError(
@@ -378,14 +449,11 @@ def _lambda_config(inner: dict, custom_objects, safe_mode: bool) -> dict:
             "you trust the source of the saved model, pass `safe_mode=False` to the loading "
             "function (and the function itself in custom_objects or by registering it)."
         )
-    fn = inner.get("function")
-    if isinstance(fn, dict) and fn.get("class_name") == "__lambda__":
-        deserialize_keras_object(fn, custom_objects, safe_mode=False)  # raises: bytecode
-    if isinstance(fn, str):
-        fn = {"config": fn}
-    if not isinstance(fn, dict):
-        raise ValueError(f"Lambda config: cannot read function {fn!r}")
-    return {**inner, "function": _resolve_function(fn, custom_objects)}
+    for key in ("function", "output_shape"):
+        entry = inner.get(key)
+        if isinstance(entry, dict) and entry.get("class_name") == "__lambda__":
+            deserialize_keras_object(entry, safe_mode=False)  # raises: bytecode
+    return inner
 
 
 def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mode: bool = True,
@@ -438,7 +506,7 @@ def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mo
     cls = resolve_class(config, custom_objects)
     inner = _sanitize_nested(inner or {})
     if _is_lambda_layer(cls):
-        inner = _lambda_config(inner, custom_objects, safe_mode)
+        inner = _lambda_config(inner, safe_mode)
     with SafeModeScope(safe_mode), reg.CustomObjectScope(custom_objects or {}):
         obj = construct(cls, inner, custom_objects)
         build = config.get("build_config")
