@@ -16,6 +16,7 @@ import warnings
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
 from ..naming import to_snake_case, unique_name
+from ..saving.object_registration import automatic_config_error, init_arguments, keeps_name
 from ..variables import GENERATION, Variable
 from .input_spec import PLACEHOLDER_SHAPES, assert_input_compatibility
 from .layer_losses import _SYMBOLIC, LossesMixin, _flatten
@@ -91,6 +92,22 @@ class Layer(LossesMixin):
     Raises:
         TypeError: for an unknown keyword argument.
     """
+
+    # what __new__ recorded (saving/object_registration.py, init_arguments); these class
+    # values stand for an object made without going through __new__ with its arguments
+    _auto_config = None
+    _auto_config_problem = "values"
+
+    def __new__(cls, *args, **kwargs):
+        # As Keras 3's Operation.__new__: the arguments are recorded here, once per layer,
+        # so that get_config() can return them for a class that does not define its own.
+        # Only a class that uses the default get_config reads them, so only it pays.
+        obj = super().__new__(cls)
+        if cls.get_config is Layer.get_config:
+            recorded, problem = init_arguments(cls, args, kwargs)
+            object.__setattr__(obj, "_auto_config", recorded)
+            object.__setattr__(obj, "_auto_config_problem", problem)
+        return obj
 
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
                  name=None, **kwargs):  # fmt: skip
@@ -447,11 +464,40 @@ class Layer(LossesMixin):
 
     # -- config -------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """The constructor arguments (Keras keys: name, trainable, dtype, ...)."""
+        """The layer's config: ``name``, ``trainable``, ``dtype`` (and, for a user's class,
+        ``activity_regularizer`` when set); subclasses add their ``__init__`` arguments.
+
+        A class that does not override ``get_config`` gets its ``__init__`` arguments as they
+        were passed (defaults filled in, ``**kwargs`` spread) when every one is a plain value
+        (str, int, float, bool, None, or lists, tuples and dicts of them), as Keras 3 does;
+        ``name`` is left out when ``__init__`` could not take it back (no ``name`` parameter
+        and no ``**kwargs``). Matches Keras 3 ``keras/src/ops/operation.py`` (``__new__``,
+        ``get_config``) and ``keras/src/layers/layer.py`` (``get_config``).
+
+        Raises:
+            NotImplementedError: for such a class made with other values (arrays, layers,
+                callables, ...) or with positional-only or ``*args`` arguments, as Keras:
+                it must define ``get_config``.
+        """
         from ..saving.serialization import dtype_policy_config  # noqa: PLC0415
 
-        return {"name": self.name, "trainable": self.trainable,
-                "dtype": dtype_policy_config(self.dtype)}  # fmt: skip
+        config = {"name": self.name}
+        if type(self).get_config is Layer.get_config:  # no get_config of its own
+            if self._auto_config is None:
+                raise automatic_config_error(type(self), self._auto_config_problem)
+            config.update(self._auto_config)
+            if not keeps_name(type(self)):
+                del config["name"]
+        config["trainable"] = self.trainable
+        config["dtype"] = dtype_policy_config(self.dtype)
+        # chainrule's own layers write activity_regularizer themselves where Keras's do
+        # (ActivityRegularization must not: its regularizer is made from l1 and l2)
+        if self.activity_regularizer is not None and not type(self).__module__.startswith(
+                "chainrule."):  # fmt: skip
+            from .. import regularizers  # noqa: PLC0415
+
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):
