@@ -495,3 +495,28 @@ def test_lambda_bytecode_from_a_keras_file_is_never_run():
 def test_lambda_mask_is_refused_rather_than_ignored():
     with pytest.raises(NotImplementedError, match="mask"):
         ck.layers.Lambda(_times_five, mask=_times_seven)
+
+
+def _scaled_net(k):
+    class ScaledNet(k.Model):
+        def __init__(self, units=4, scale=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.scale = units, scale
+            self.d = k.layers.Dense(units)
+
+        def call(self, x):
+            return self.d(x) * self.scale
+
+    return ScaledNet
+
+
+def test_a_subclassed_model_gets_the_automatic_config():
+    # with its defaults, the config is Keras's key for key; with values given, ours records
+    # them, where Keras's Model.__new__ drops them and its config says the defaults
+    ours, theirs = _scaled_net(ck)(name="net"), _scaled_net(tk)(name="net")
+    assert ours.get_config() == theirs.get_config()
+    given = _scaled_net(ck)(units=8, scale=0.5, name="net")
+    assert given.get_config() == {**theirs.get_config(), "units": 8, "scale": 0.5}
+    assert _scaled_net(tk)(units=8, name="net").get_config()["units"] == 4  # (Keras's)
+    back = type(given).from_config(given.get_config())
+    assert (back.units, back.scale, back.name) == (8, 0.5, "net")

@@ -96,7 +96,10 @@ class Model(Trainer, Layer):
             from .functional import Functional  # noqa: PLC0415
 
             return Functional.__new__(Functional)  # then __init__(inputs, outputs) runs on it
-        return super().__new__(cls)
+        # (the arguments go on to Layer.__new__, which records them for the automatic
+        # config; Keras's Model.__new__ drops them, so its config of a subclassed model
+        # holds the defaults instead of the values given)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, **kwargs):
         from .functional import Functional  # noqa: PLC0415
@@ -158,9 +161,6 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)  # fmt: skip
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
