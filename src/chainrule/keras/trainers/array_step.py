@@ -159,12 +159,13 @@ def sealed_steps(model, cache, batches, steps, quiet=False):
     - the batches are rows of in-memory arrays with no sample weights (``ArrayBatches``);
     - the model's methods a step calls are chainrule's (``SEALED_CALLS``), and so are the
       classes of the loss, the layers, the metrics, the optimizer and a learning-rate
-      schedule, with no method set on the object (:func:`is_own`); the loss and the metrics
-      wrap chainrule's functions;
+      schedule, with no method set on the object (:func:`is_own`), nor on the model's loss
+      tracker and metrics container; the loss and the metrics wrap chainrule's functions;
     - no variable has a constraint, and the optimizer's ``apply`` would do no more than its
       update (``Optimizer._fit_skips_apply``);
     - ``run``'s own checks pass for the plans of the batches' kinds.
 
+    (Nor when ``model.stop_training`` is already set: the ordinary loop takes one step.)
     The steps then run without the per-step checks, and the optimizer updates through
     ``Optimizer._fit_update`` without ``apply``'s: the same functions on the same arrays as
     ``run``'s steps (tested bit for bit). A step that cannot be taken (a kind of batch with no
@@ -179,6 +180,10 @@ def sealed_steps(model, cache, batches, steps, quiet=False):
     methods run as they are, but what a patch changes in the model is seen only when the
     verdict is next asked).
     """
+    if model.stop_training:
+        # (set before the epoch, by on_epoch_begin: the ordinary loop takes one step, then
+        # stops; nothing in a sealed epoch can set it, so it is asked here only)
+        return steps
     plans = cache.sealed or _sealed_plans(model, cache, batches)
     if plans:
         cache.sealed = None
@@ -206,11 +211,12 @@ def _sealed_plans(model, cache, batches):
             or cache.constrained or cache._apply is None or opt.loss_scale_factor is not None
             or not opt._fit_skips_apply(cache.trainable) or not is_own(opt)
             or (callable(rate) and not is_own(rate))
-            or type(model._loss_tracker) is not LossTracker
+            or type(model._loss_tracker) is not LossTracker or not is_own(model._loss_tracker)
             or not all(getattr(cls, name) is fn and name not in attrs
                        for name, fn in SEALED_CALLS.items())):  # fmt: skip
         return None
-    if metrics is not None and (type(metrics) is not CompileMetrics or metrics._built is None
+    if metrics is not None and (type(metrics) is not CompileMetrics or not is_own(metrics)
+                                or metrics._built is None
                                 or not all(is_own(m) and _own_function(getattr(m, "_fn", None))
                                            for m in metrics.metrics)):  # fmt: skip
         return None
