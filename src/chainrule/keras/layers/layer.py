@@ -16,10 +16,12 @@ import warnings
 from ...autodiff.tensor import Tensor
 from ...backend import floatx, np
 from ..naming import to_snake_case, unique_name
-from ..saving.object_registration import automatic_config_error, init_arguments, keeps_name
+from ..saving.object_registration import init_arguments
 from ..variables import GENERATION, Variable
 from .input_spec import PLACEHOLDER_SHAPES, assert_input_compatibility
+from .layer_config import ConfigMixin
 from .layer_losses import _SYMBOLIC, LossesMixin, _flatten
+from .layer_weights import WeightsMixin
 
 __all__ = ["Layer", "unique_name", "to_snake_case", "shape_of"]
 
@@ -78,7 +80,7 @@ def name_scope(layer):
             _NAME_SCOPE.pop()
 
 
-class Layer(LossesMixin):
+class Layer(LossesMixin, WeightsMixin, ConfigMixin):
     """Base layer.
 
     Args:
@@ -217,114 +219,12 @@ class Layer(LossesMixin):
         GENERATION[0] += 1
         return var
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        self._trainable = bool(value)
-        for layer in self._sublayers():
-            layer.trainable = value
-
     def _sublayers(self):
         return [t for t in self._tracked if isinstance(t, Layer)]
 
     @property
     def layers(self):
         return self._sublayers()
-
-    def _own_variables(self):
-        own = list(self._own_weights)
-        for t in self._tracked:
-            if isinstance(t, Variable) and all(t is not v for v in own):
-                own.append(t)
-        return own
-
-    @property
-    def weights(self):
-        """All weights, layer by layer as Keras 3: this layer's own (those created trainable,
-        then the others), then each sub-layer's ``weights`` in turn.
-
-        The order does not depend on ``trainable`` flags, so ``get_weights``/``set_weights``
-        lists stay aligned (and match Keras's) when a layer is frozen or unfrozen.
-        """
-        own = self._own_variables()
-        frozen = self._born_frozen
-        out = [v for v in own if id(v) not in frozen] + [v for v in own if id(v) in frozen]
-        seen = {id(v) for v in out}
-        for layer in self._sublayers():
-            for w in layer.weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        return out
-
-    @property
-    def trainable_weights(self):
-        if not self._trainable:
-            return []
-        out = [v for v in self._own_variables() if v.trainable]
-        for layer in self._sublayers():
-            out.extend(w for w in layer.trainable_weights if all(w is not o for o in out))
-        return out
-
-    @property
-    def non_trainable_weights(self):
-        out = [v for v in self._own_variables() if not (v.trainable and self._trainable)]
-        for layer in self._sublayers():
-            src = layer.weights if not self._trainable else layer.non_trainable_weights
-            out.extend(w for w in src if all(w is not o for o in out))
-        return out
-
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-    variables = weights
-
-    def zero_grad(self) -> None:
-        """Forget the gradients ``backward`` added up in the weights' ``.grad`` (each set to
-        None), as a torch module's ``zero_grad()``, which Keras's guides call in a custom
-        ``train_step`` on the torch backend."""
-        for w in self.weights:
-            w.grad = None
-
-    def get_weights(self):
-        """The weights' values as a list of NumPy arrays (copies), in ``weights`` order."""
-        return [np.array(w.data, copy=True) for w in self.weights]
-
-    def set_weights(self, weights):
-        """Set the weights from a list of arrays, in ``weights`` order.
-
-        Raises:
-            ValueError: if the count or a shape differs (naming the layer and both shapes).
-        """
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(
-                f"layer {self.name!r} expects {len(own)} weight arrays, received {len(weights)}"
-            )
-        for var, value in zip(own, weights):
-            value = np.asarray(value)
-            if value.shape != var.shape:
-                raise ValueError(
-                    f"layer {self.name!r} weight {var.name!r} has shape {var.shape}, received "
-                    f"an array of shape {value.shape}"
-                )
-        for var, value in zip(own, weights):
-            var.assign(np.asarray(value, dtype=var.dtype))
-
-    def count_params(self) -> int:
-        """The number of scalars in all weights.
-
-        Raises:
-            ValueError: if the layer is not built yet.
-        """
-        if not self.built:
-            raise ValueError(
-                f"layer {self.name!r} is not built yet: call it on data or build it first"
-            )
-        return int(sum(w.data.size for w in self.weights))
 
     # -- building and calling -------------------------------------------------------------
     def build(self, input_shape=None):
@@ -462,83 +362,5 @@ class Layer(LossesMixin):
             raise AttributeError(f"layer {self.name!r} has not been built yet; no input shape")
         return self._build_input_shape
 
-    # -- config -------------------------------------------------------------------------
-    def get_config(self) -> dict:
-        """The layer's config: ``name``, ``trainable``, ``dtype`` (and, for a user's class,
-        ``activity_regularizer`` when set); subclasses add their ``__init__`` arguments.
-
-        A class that does not override ``get_config`` gets its ``__init__`` arguments as they
-        were passed (defaults filled in, ``**kwargs`` spread) when every one is a plain value
-        (str, int, float, bool, None, or lists, tuples and dicts of them), as Keras 3 does;
-        ``name`` is left out when ``__init__`` could not take it back (no ``name`` parameter
-        and no ``**kwargs``). Matches Keras 3 ``keras/src/ops/operation.py`` (``__new__``,
-        ``get_config``) and ``keras/src/layers/layer.py`` (``get_config``).
-
-        Raises:
-            NotImplementedError: for such a class made with other values (arrays, layers,
-                callables, ...) or with positional-only or ``*args`` arguments, as Keras:
-                it must define ``get_config``.
-        """
-        from ..saving.serialization import dtype_policy_config  # noqa: PLC0415
-
-        config = {"name": self.name}
-        if type(self).get_config is Layer.get_config:  # no get_config of its own
-            if self._auto_config is None:
-                raise automatic_config_error(type(self), self._auto_config_problem)
-            config.update(self._auto_config)
-            if not keeps_name(type(self)):
-                del config["name"]
-        config["trainable"] = self.trainable
-        config["dtype"] = dtype_policy_config(self.dtype)
-        # chainrule's own layers write activity_regularizer themselves where Keras's do
-        # (ActivityRegularization must not: its regularizer is made from l1 and l2)
-        if self.activity_regularizer is not None and not type(self).__module__.startswith(
-                "chainrule."):  # fmt: skip
-            from .. import regularizers  # noqa: PLC0415
-
-            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        """Recreate the layer from ``get_config()``'s output."""
-        config = dict(config)
-        return cls(**config)
-
-    # Keras 3 builds some weightless layers in their __init__ (`_build_at_init`: Activation,
-    # Dropout, the pooling layers, ...), which then write no build_config; chainrule marks the
-    # same classes. A subclass with a build of its own is built on its first call in Keras.
-    _built_at_init = False
-
-    def get_build_config(self):
-        """``{"input_shape": ...}`` once built, or None (not built, or built at ``__init__`` in
-        Keras: ``_built_at_init``)."""
-        if self._build_input_shape is None or (
-                self._built_at_init and type(self).build.__module__.startswith("chainrule.")):
-            return None
-        return {"input_shape": _jsonable_shape(self._build_input_shape)}
-
-    def build_from_config(self, config):
-        if config and "input_shape" in config and not self.built:
-            shape = config["input_shape"]
-            self.build(tuple(shape) if not isinstance(shape[0], (list, tuple)) else shape)
-            self._build_input_shape = shape
-            self.built = True
-
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-    def __reduce__(self):
-        # pickle, copy.copy and copy.deepcopy rebuild from a .keras archive in memory, as
-        # Keras 3's KerasSaveable.__reduce__: a copy shares no weight or graph with this one.
-        from ..saving.saving_lib import reduce_keras_object  # noqa: PLC0415
-
-        return reduce_keras_object(self)
-
-
-def _jsonable_shape(shape):
-    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
-        return [_jsonable_shape(s) for s in shape]
-    if isinstance(shape, dict):
-        return {k: _jsonable_shape(v) for k, v in shape.items()}
-    return [None if s is None else int(s) for s in shape]
