@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from chainrule import keras as ck  # noqa: E402
-from chainrule.keras.saving import saving_lib  # noqa: E402
+from chainrule.keras.saving import pickling, saving_lib  # noqa: E402
 
 
 def _data(n=24, seed=0):
@@ -407,6 +407,6 @@ def test_metric_reduces_to_a_fresh_metric_with_the_same_config_as_keras():
 def test_corrupt_pickled_archive_is_a_clear_error():
     m = _seq(ck)
     fn, (data,) = m.__reduce__()
-    assert fn is saving_lib._unpickle_model
+    assert fn is pickling._unpickle_model
     with pytest.raises(saving_lib.KerasFileError, match="pickled Keras object"):
         fn(data[: len(data) // 2])

@@ -74,7 +74,7 @@ class ConfigMixin:
     def __reduce__(self):
         # pickle, copy.copy and copy.deepcopy rebuild from a .keras archive in memory, as
         # Keras 3's KerasSaveable.__reduce__: a copy shares no weight or graph with this one.
-        from ..saving.saving_lib import reduce_keras_object  # noqa: PLC0415
+        from ..saving.pickling import reduce_keras_object  # noqa: PLC0415
 
         return reduce_keras_object(self)
 

@@ -191,7 +191,7 @@ class Metric:
     def __reduce__(self):
         """``pickle`` and ``copy`` as Keras 3's: a fresh metric of the same config, its
         state not carried (``KerasSaveable.__reduce__`` through a .keras archive)."""
-        from ..saving.saving_lib import reduce_keras_object  # noqa: PLC0415
+        from ..saving.pickling import reduce_keras_object  # noqa: PLC0415
 
         return reduce_keras_object(self)
 
