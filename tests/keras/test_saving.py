@@ -206,7 +206,7 @@ def test_to_json_model_from_json_and_clone_model():
 
 def _builtin_objects():
     """One instance of every built-in config-carrying class, in both libraries."""
-    from chainrule.keras.saving.serialization import builtin_tables
+    from chainrule.keras.saving.object_lookup import builtin_tables
 
     args = {"Dense": (3,), "Activation": ("relu",), "Dropout": (0.5,), "Reshape": ((2, 2),),
             "Conv1D": (2, 3), "Conv2D": (2, 3), "Conv3D": (2, 3), "Conv1DTranspose": (2, 3),
