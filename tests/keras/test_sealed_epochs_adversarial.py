@@ -24,11 +24,11 @@ Findings of the first version of this file, each kept as a test:
 - a ``History`` instance with an ``on_epoch_end`` of its own counts as "only chainrule's code
   between epochs" (``Trainer.fit``'s ``quiet`` checks ``type(cb) is History``), so the
   verdict of an earlier epoch survives what that code changes (a layer's ``call`` set on
-  the instance, ``loss_scale_factor``): xfail(strict), the fix is in ``trainer.py``.
+  the instance, ``loss_scale_factor``). Fixed in ``Trainer.fit`` (``is_own`` on each).
 - a ``fit`` inside an epoch callback (Keras runs it and carries on) leaves ``_fit_cache``
   None, and the outer loop's sealed-epoch check reads ``.array`` on it: AttributeError with
-  or without the array step. xfail(strict) against Keras's step count; the fix is in
-  ``trainer.py``.
+  or without the array step. Fixed in ``Trainer.fit`` (no cache: no sealed epoch); tested
+  against Keras's step count.
 """
 
 import os
@@ -626,8 +626,6 @@ def _history_running(change, at=1):
     return make
 
 
-@pytest.mark.xfail(strict=True, reason="Trainer.fit's quiet takes a History with a method of "
-                   "its own for chainrule's code (trainer.py)")  # fmt: skip
 @pytest.mark.parametrize("change", [_instance_call, _loss_scale], ids=lambda f: f.__name__)
 def test_a_history_with_its_own_epoch_end_does_not_keep_the_verdict(change, taken):
     results, sealed = run_both(taken, mlp, mse("adam"), X, Y4, epochs=5,
@@ -756,8 +754,6 @@ def _nested_fit_iterations(lib):
     return hist.epoch, int(model.optimizer.iterations)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="Trainer.fit's loop reads "
-                   "`_live_fit_cache().array`, None after a fit inside a callback (trainer.py)")
 def test_a_fit_inside_an_epoch_callback_completes_as_in_keras():
     import keras as real
 

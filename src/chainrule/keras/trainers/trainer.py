@@ -352,9 +352,9 @@ class Trainer:
         batch_hooks = getattr(cbs, "has_batch_hooks", True)
         # only chainrule's code between two epochs (its History, a validation pass on arrays,
         # the model's own methods): a sealed epoch's verdict then holds for the next ones
-        quiet = (all(type(cb) is History for cb in cbs.callbacks) and is_own(self)
-                 and (val is None or all(v is None or type(v) is np.ndarray
-                                         for v in val)))  # fmt: skip
+        quiet = (all(type(cb) is History and is_own(cb) for cb in cbs.callbacks)
+                 and is_own(self) and (val is None or all(v is None or type(v) is np.ndarray
+                                                          for v in val)))  # fmt: skip
         self.stop_training = False
         self._fit_cache = _FitCache(self)
         try:
@@ -370,8 +370,8 @@ class Trainer:
                 returned = None
                 steps = enumerate(batches)
                 if not batch_hooks and not custom_step:
-                    cache = self._live_fit_cache()
-                    if cache.array:  # a sealed epoch (array_step.sealed_steps) takes what it can
+                    cache = self._live_fit_cache()  # (None after a fit inside a callback)
+                    if cache is not None and cache.array:  # a sealed epoch takes what it can
                         steps = _sealed_steps(self, cache, batches, steps, quiet)
                 for step, data in steps:
                     if batch_hooks:
