@@ -4,13 +4,23 @@ functional forms ``add(...)``, ``concatenate(...)``, ... (Keras 3 ``keras/src/la
 Every merge layer takes a list of tensors. The elementwise ones broadcast the per-sample shapes
 (trailing axes aligned, size 1 stretches); an input of lower rank gets axes inserted after the
 batch axis first, as Keras does.
+
+Keras masks (``_keras_mask``, a boolean ``(batch, steps)`` array on an input: ``rnn/masking.py``)
+go through as in Keras 3 (``base_merge.py:compute_mask``, ``concatenate.py:compute_mask``): the
+elementwise layers give the OR of their inputs' masks when every input has one (else no mask),
+``Concatenate`` joins the masks (an unmasked input counts as all True) and reduces the last axis
+with ``any``, and ``Dot`` gives none. ``Multiply``, ``Maximum`` and ``Minimum`` also use the
+masks in their values, as Keras's do.
 """
 
 from __future__ import annotations
 
+import functools
+
 from ... import ops
-from ...backend import epsilon
+from ...backend import epsilon, np
 from .layer import Layer, shape_of
+from .rnn.masking import attach_mask, get_mask
 
 __all__ = [
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
@@ -112,15 +122,65 @@ class Merge(Layer):
             )
         xs = list(inputs)
         self._check_count(len(xs), shape_of(xs))
+        in_masks = [get_mask(x) for x in xs]
         rank = max(x.ndim for x in xs)
-        # Keras inserts the missing axes right after the batch axis.
+        # Keras inserts the missing axes right after the batch axis (a reshaped input's mask
+        # does not reach the merge function, as in Keras).
         xs = [x if x.ndim == rank else ops.reshape(x, (x.shape[0], *(1,) * (rank - x.ndim),
                                                        *x.shape[1:]))  # fmt: skip
               for x in xs]
-        return self._merge_function(xs)
+        if all(m is None for m in in_masks):
+            return self._merge_function(xs)
+        out, out_mask = self._merge_masked(xs, [get_mask(x) for x in xs])
+        return attach_mask(out, self._output_mask(in_masks) if out_mask is None else out_mask)
+
+    def _merge_masked(self, xs, masks):
+        # (output, its mask or None to take _output_mask's) when some input has a mask
+        return self._merge_function(xs), None
+
+    def _output_mask(self, masks, xs=None):
+        # Keras's base_merge.compute_mask: the OR of the masks, if every input has one
+        return None if any(m is None for m in masks) else functools.reduce(np.logical_or, masks)
+
+    def compute_mask(self, inputs, mask=None):
+        """The output's Keras mask for the inputs' masks ``mask`` (a list, or None).
+
+        Raises ``ValueError`` if ``mask`` or ``inputs`` is not a list or their lengths
+        differ. Matches Keras 3 ``merging/base_merge.py`` and ``concatenate.py``
+        ``compute_mask``.
+        """
+        if mask is None:
+            return None
+        if not isinstance(mask, (list, tuple)) or not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"`inputs` and `mask` should be lists. Received: {type(inputs)} "
+                             f"and mask={mask!r}")  # fmt: skip
+        if len(mask) != len(inputs):
+            raise ValueError(f"The lists `inputs` and `mask` should have the same length. "
+                             f"Received: {len(inputs)} inputs and {len(mask)} masks")  # fmt: skip
+        return self._output_mask([None if m is None else get_mask(None, m) for m in mask],
+                                 inputs)  # fmt: skip
 
     def _merge_function(self, xs):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _masked_extremum(op, xs, masks):
+    """Keras's ``_apply_merge_op_and_or_mask``: a masked-out input entry takes the running
+    result's value (and a masked-out result entry the input's), so masked steps do not
+    compete; the output mask is the OR, if every input has one."""
+    out = out_mask = None
+    for x, m in zip(xs, masks, strict=True):
+        m = None if m is None else np.broadcast_to(m[..., None], x.shape)
+        if out is None:
+            out, out_mask = x, m
+            continue
+        if m is not None:
+            x = ops.where(m, x, out)
+        if out_mask is not None:
+            out = ops.where(out_mask, out, x)
+        out_mask = None if m is None or out_mask is None else np.logical_or(out_mask, m)
+        out = op(out, x)
+    return out, None if out_mask is None else out_mask.any(axis=-1)
 
 
 class Add(Merge):
@@ -160,6 +220,23 @@ class Multiply(Merge):
             out = ops.multiply(out, x)
         return out
 
+    def _merge_masked(self, xs, masks):
+        # Keras's Multiply: a masked-out entry counts as 1; if every input has a mask, the
+        # output is 0 where all of them are masked out and carries their OR.
+        every = all(m is not None for m in masks)
+        out = out_mask = None
+        for x, m in zip(xs, masks, strict=True):
+            if m is not None:
+                m = np.broadcast_to(m[..., None], x.shape)
+                x = ops.where(m, x, np.ones((), x.dtype))
+                if every:
+                    out_mask = m if out_mask is None else np.logical_or(out_mask, m)
+            out = x if out is None else ops.multiply(out, x)
+        if not every:
+            return out, None
+        out = ops.where(out_mask, out, np.zeros((), out.dtype))
+        return out, out_mask.any(axis=-1)
+
 
 class Average(Merge):
     """Elementwise mean: ``output = (x1 + ... + xn) / n`` (Keras 3 ``merging/average.py``)."""
@@ -180,6 +257,9 @@ class Maximum(Merge):
             out = ops.maximum(out, x)
         return out
 
+    def _merge_masked(self, xs, masks):
+        return _masked_extremum(ops.maximum, xs, masks)
+
 
 class Minimum(Merge):
     """Elementwise minimum: ``output = min(x1, ..., xn)`` (Keras 3 ``merging/minimum.py``)."""
@@ -189,6 +269,9 @@ class Minimum(Merge):
         for x in xs[1:]:
             out = ops.minimum(out, x)
         return out
+
+    def _merge_masked(self, xs, masks):
+        return _masked_extremum(ops.minimum, xs, masks)
 
 
 class Concatenate(Merge):
@@ -237,7 +320,19 @@ class Concatenate(Merge):
                 f"A `Concatenate` layer should be called on a list of inputs. Received: inputs "
                 f"of shape {shape_of(inputs)} (not a list)"
             )
-        return ops.concatenate(list(inputs), axis=self.axis)
+        xs = list(inputs)
+        out = ops.concatenate(xs, axis=self.axis)
+        return attach_mask(out, self._output_mask([get_mask(x) for x in xs], xs))
+
+    def _output_mask(self, masks, xs=None):
+        # Keras's Concatenate.compute_mask: each mask over its input's shape (all True for
+        # an unmasked input), joined along `axis`, then `any` over the last axis
+        if all(m is None for m in masks):
+            return None
+        full = [np.ones(tuple(x.shape), bool) if m is None
+                else np.logical_or(m[..., None], np.zeros(tuple(x.shape), bool))
+                if m.ndim < x.ndim else m for x, m in zip(xs, masks, strict=True)]  # fmt: skip
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
@@ -333,6 +428,10 @@ class Dot(Merge):
         out = ops.matmul(m1, m2)
         shape = (b, *rest1, *rest2)
         return ops.reshape(out, shape if len(shape) > 1 else (b, 1))
+
+    def compute_mask(self, inputs, mask=None):
+        """None: the dot product has no steps left to mask (Keras 3 ``Dot.compute_mask``)."""
+        return None
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

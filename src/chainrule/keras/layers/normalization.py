@@ -9,7 +9,7 @@ from ...backend import np
 from .core import _ser
 from .input_spec import InputSpec
 from .layer import Layer
-from .rnn.masking import as_array
+from .rnn.masking import as_array, get_mask
 
 __all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
 
@@ -51,6 +51,9 @@ def _moments(x, axes, mask=None):
 
 class _AffineNorm(Layer):
     """Shared config of the normalization layers: gamma (scale) and beta (center)."""
+
+    # An input's Keras mask reaches the output (Keras: supports_masking, no compute_mask).
+    _mask_passthrough = True
 
     def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer,
                  beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
@@ -121,7 +124,8 @@ class BatchNormalization(_AffineNorm):
     Weights (Keras order): gamma, beta (trainable), moving_mean, moving_variance.
 
     Shape: any ``(batch, ...)``, output the same shape. A ``mask`` of shape ``x.shape[:-1]``
-    (call argument) restricts the batch statistics to the unmasked positions.
+    (call argument, or else the Keras mask the input carries) restricts the batch statistics
+    to the unmasked positions; the input's mask is passed on to the output.
 
     Raises:
         ValueError: ``axis`` out of range for the input, an unknown feature size, a bad
@@ -178,6 +182,7 @@ class BatchNormalization(_AffineNorm):
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
+        mask = get_mask(inputs, mask)  # (Keras passes the input's mask when none is given)
         if mask is not None and np.ndim(mask) != inputs.ndim - 1:
             raise ValueError(
                 f"BatchNormalization: the mask must have one axis fewer than the inputs, "

@@ -114,6 +114,7 @@ class GaussianNoise(Layer):
         ValueError: ``stddev`` outside [0, 1].
     """
 
+    _mask_passthrough = True  # an input's Keras mask reaches the output
     _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
 
     def __init__(self, stddev, seed=None, **kwargs):
@@ -151,6 +152,7 @@ class GaussianDropout(Layer):
         ValueError: ``rate`` outside [0, 1) (Keras accepts 1, which divides by zero).
     """
 
+    _mask_passthrough = True  # an input's Keras mask reaches the output
     _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
 
     def __init__(self, rate, seed=None, **kwargs):
@@ -186,6 +188,7 @@ class ActivityRegularization(Layer):
         ValueError: a negative or non-numeric factor.
     """
 
+    _mask_passthrough = True  # an input's Keras mask reaches the output
     _built_at_init = True  # no build_config in its saved config, as Keras (see Layer)
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
