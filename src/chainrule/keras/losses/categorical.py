@@ -16,7 +16,15 @@ from ...autodiff.tensor import Tensor
 from ...backend import np
 from ._fused import cce_probs, sparse_cce_logits_mean
 from .crossentropy import _check_axis, _check_smoothing
-from .loss import BuiltinLoss, _as_pred, _as_true, _data, register_fast_mean
+from .loss import (
+    BuiltinLoss,
+    _as_pred,
+    _as_true,
+    _data,
+    _true_array,
+    register_fast_mean,
+    squeeze_or_expand_to_same_rank,
+)
 
 __all__ = [
     "categorical_crossentropy",
@@ -86,8 +94,19 @@ def categorical_crossentropy(
     if ls:
         y_true = y_true * (1.0 - ls) + ls / num_classes
     if from_logits:
-        return ops.softmax_cross_entropy(y_true, y_pred, axis=axis)
+        return _in_float32(lambda p: ops.softmax_cross_entropy(y_true, p, axis=axis), y_pred)
     return cce_probs(y_true, y_pred, axis=axis)
+
+
+def _in_float32(fn, y_pred):
+    """``fn(y_pred)``, computed in float32 for a half-precision ``y_pred`` and rounded back.
+
+    NOTE: the log-softmax of float16 logits loses up to a few percent of a small loss to
+    intermediate roundings (logsumexp - logit cancels); Keras's torch backend computes it in
+    float32 and rounds once, and so do we."""
+    if y_pred.dtype.itemsize >= 4:
+        return fn(y_pred)
+    return ops.astype(fn(ops.astype(y_pred, "float32")), y_pred.dtype)
 
 
 def _sparse_labels(y_true, num_classes: int, ignore_class):
@@ -164,24 +183,20 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
         true_shape = true_shape[:axis] + true_shape[axis + 1 :]
     expected = y_pred.shape[:axis] + y_pred.shape[axis + 1 :]
     if true_shape != expected:
+        hint = "; for one-hot labels use categorical_crossentropy"
+        if len(true_shape) == y_pred.ndim:
+            hint = (" (a y_pred whose last axis has size 1, one score for one class, is squeezed "
+                    "to y_true's rank first, as in Keras); the sparse loss needs one score per "
+                    "class, for a single sigmoid unit use binary_crossentropy")  # fmt: skip
         raise ValueError(
             f"{name} needs integer class indices whose rank is one less than the prediction "
             f"rank (y_true.shape == y_pred.shape without the class axis, {expected}), received "
-            f"y_true.shape={np.shape(_data(y_true))} and y_pred.shape={y_pred.shape}; for one-hot "
-            "labels use categorical_crossentropy"
+            f"y_true.shape={np.shape(_data(y_true))} and y_pred.shape={y_pred.shape}{hint}"
         )
     num_classes = y_pred.shape[axis]
     labels, valid = _sparse_labels(np.reshape(_data(y_true), true_shape), num_classes, ignore_class)
     if from_logits:
-        if axis == y_pred.ndim - 1 and y_pred.data.flags.c_contiguous:
-            out = ops.sparse_softmax_cross_entropy(labels, y_pred)
-        else:
-            # Class axis last, flattened to (M, C): the reshape copies the moved view into a
-            # C-contiguous array, which the core op's gradient needs (its in-place update
-            # through a reshaped view is lost on a non-contiguous array).
-            flat = ops.reshape(ops.moveaxis(y_pred, axis, -1), (-1, num_classes))
-            out = ops.sparse_softmax_cross_entropy(labels.reshape(-1), flat)
-            out = ops.reshape(out, labels.shape)
+        out = _in_float32(lambda p: _sparse_from_logits(labels, p, axis), y_pred)
     else:
         one_hot = np.zeros(labels.shape + (num_classes,), dtype=y_pred.dtype)
         np.put_along_axis(one_hot, labels[..., None], 1, axis=-1)
@@ -191,6 +206,17 @@ def _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis):
     if valid is not None:
         out = ops.multiply(out, valid.astype(out.dtype))
     return out, valid
+
+
+def _sparse_from_logits(labels, y_pred, axis):
+    if axis == y_pred.ndim - 1 and y_pred.data.flags.c_contiguous:
+        return ops.sparse_softmax_cross_entropy(labels, y_pred)
+    # Class axis last, flattened to (M, C): the reshape copies the moved view into a
+    # C-contiguous array, which the core op's gradient needs (its in-place update through a
+    # reshaped view is lost on a non-contiguous array).
+    flat = ops.reshape(ops.moveaxis(y_pred, axis, -1), (-1, y_pred.shape[axis]))
+    out = ops.sparse_softmax_cross_entropy(labels.reshape(-1), flat)
+    return ops.reshape(out, labels.shape)
 
 
 def _sparse_cce_fast(y_true, y_pred, dtype, from_logits=False, ignore_class=None, axis=-1):
@@ -290,5 +316,8 @@ class SparseCategoricalCrossentropy(BuiltinLoss):
         self.axis = axis
 
     def _call_with_mask(self, y_true, y_pred):
+        # Ranks are matched first, as LossFunctionWrapper.call does in Keras: (N, T) labels
+        # against a (N, T, 1) prediction squeeze the prediction, and then fail the shape check.
+        y_true, y_pred = squeeze_or_expand_to_same_rank(_true_array(y_true), y_pred)
         return _sparse_cce(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
 

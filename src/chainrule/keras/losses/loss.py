@@ -141,6 +141,10 @@ def _prepare(y_true, y_pred, name: str, same_rank: bool = True, same_shape: bool
 
 
 def _mean(x: Tensor, axis: int = -1) -> Tensor:
+    if x.dtype.itemsize < 4:
+        # NOTE: half precision is averaged in float32 and rounded once, as Keras's mean
+        # (torch backend) does; a float16 sum drifts by several ulps over a long axis.
+        return ops.astype(_mean(ops.astype(x, "float32"), axis), x.dtype)
     # Sum then divide: one NumPy reduction cheaper than np.mean, same value in float32.
     n = x.shape[axis] if x.ndim else 1
     return ops.divide(ops.sum(x, axis=axis), float(max(n, 1)))
@@ -173,23 +177,36 @@ def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     sum(sample_weight)`` (``values.size`` without weights). A zero divisor gives 0
     (``divide_no_nan``). ``None``/``"none"``, or values of shape ``()`` or ``(0,)``: unchanged.
 
+    Dtypes as Keras 3 (torch backend): float16 values are summed in float32 and rounded once;
+    float64 values give a float32 result for the three divided reductions (Keras's
+    ``divide_no_nan`` promotes float64 to float32), a float64 one for ``"sum"``.
+
     Matches Keras 3 ``keras/src/losses/loss.py:reduce_values``.
     """
     if reduction is None or reduction == "none" or values.shape in ((), (0,)):
         return values
-    if sample_weight is None and reduction in ("sum_over_batch_size", "mean") and values.size:
+    dtype = values.dtype
+    if (sample_weight is None and reduction in ("sum_over_batch_size", "mean") and values.size
+            and dtype == np.float32):  # fmt: skip
         # one node instead of sum + divide; np.mean is the same float32 sum / size
         return ops.mean(values)
-    total = ops.sum(values)
+    if dtype.itemsize < 4:
+        total = ops.astype(ops.sum(ops.astype(values, "float32")), dtype)
+    else:
+        total = ops.sum(values)
     if reduction == "sum":
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        divisor = float(np.sum(_data(sample_weight)))
+        w = np.asarray(_data(sample_weight))
+        divisor = float(np.sum(w, dtype=np.float32 if w.dtype.itemsize < 4 else w.dtype))
     else:
         divisor = float(values.size)
+    if dtype == np.float64:
+        # NOTE: Keras's result: the float64 sum rounded to float32, divided in float32.
+        total = ops.astype(total, "float32")
     if divisor == 0:
         return ops.multiply(total, 0.0)
-    return ops.divide(total, divisor)
+    return ops.divide(total, np.asarray(divisor, total.dtype))
 
 
 def reduce_weighted_values(
@@ -226,7 +243,8 @@ def reduce_weighted_values(
         if sample_weight is None:
             sample_weight = float_mask
         else:
-            float_mask, sample_weight = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
+            # (per-sample weights of shape (N,) weight whole samples here too)
+            float_mask, sample_weight = _broadcast_weights(float_mask, sample_weight)
             sample_weight = sample_weight * float_mask
     if sample_weight is not None:
         values, sample_weight = _broadcast_weights(values, sample_weight)
@@ -251,7 +269,10 @@ class Loss:
         dtype: the computation dtype (default ``floatx()``, float32); ``y_pred`` is cast to it.
 
     ``__call__(y_true, y_pred, sample_weight=None)`` returns a scalar Tensor, or the weighted
-    per-sample values (shape ``y_pred.shape[:-1]`` for most losses) with reduction "none".
+    per-sample values (shape ``y_pred.shape[:-1]`` for most losses) with reduction "none". The
+    values are in ``dtype``; so is the scalar, except that a float64 loss reduced by a division
+    ("sum_over_batch_size", "mean", "mean_with_sample_weight") gives float32, as Keras's does
+    on torch (see :func:`reduce_values`).
 
     Raises:
         ValueError: for an unknown ``reduction`` or a non-float ``dtype``.
@@ -284,6 +305,8 @@ class Loss:
         values, mask = self._call_with_mask(y_true, y_pred)
         if not isinstance(values, Tensor):
             values = Tensor._wrap(as_array(values, self._dtype))
+        elif values.dtype != self._dtype:
+            values = ops.astype(values, self._dtype)  # (Keras reduces in the loss's dtype)
         return y_pred, values, mask
 
     def _call_with_mask(self, y_true, y_pred):
@@ -412,11 +435,12 @@ def register_fast_mean(fn, fast) -> None:
 
 def _fast_inputs(y_true, y_pred, dtype) -> bool:
     """What every fast form needs: an array target and a Tensor prediction of the loss's
-    dtype, of rank >= 2, with at least one element."""
+    dtype, float32 (the general path gives other dtypes Keras's result dtype and rounding),
+    of rank >= 2, with at least one element."""
     if type(y_pred) is not Tensor or type(y_true) is not np.ndarray:
         return False
     p = y_pred.data
-    return p.dtype == dtype and p.ndim >= 2 and p.size > 0
+    return p.dtype == dtype == np.float32 and p.ndim >= 2 and p.size > 0
 
 
 def _true_array(y_true):
