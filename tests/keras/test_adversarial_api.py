@@ -134,17 +134,43 @@ def test_regression_class_weight_missing_classes_weigh_one_as_keras(targets, cla
     _assert_same_weights(ours, ref)
 
 
-def test_class_weight_and_sample_weight_multiply():
-    # Keras refuses both at once; we take their product (documented in Trainer.fit).
-    sw = np.linspace(0.5, 2.0, 16).astype("float32")
+def _refusal(fn):
+    with pytest.raises(ValueError) as info:
+        fn()
+    return str(info.value)
+
+
+def test_class_weight_refusals_are_keras_own():
+    # class_weight with sample_weight (fit, train_on_batch) or several outputs, and
+    # validation_split with a generator: Keras refuses each, and so do we, in its words (we
+    # used to multiply the weights and to drop the split)
     yb = (Y > 0).astype("float32")
-    hs = []
-    for kw in ({"sample_weight": sw, "class_weight": {0: 2.0, 1: 0.5}},
-               {"sample_weight": sw * np.where(yb[:, 0] > 0, 0.5, 2.0)}):
-        m = _pair()[0]
-        m.compile(optimizer=ck.optimizers.SGD(0.1), loss="mse")
-        hs.append(m.fit(X, yb, epochs=2, batch_size=5, verbose=0, shuffle=False, **kw).history)
-    np.testing.assert_allclose(hs[0]["loss"], hs[1]["loss"], rtol=1e-6)
+    sw = np.ones(16, "float32")
+
+    def gen():
+        while True:
+            yield X[:4], yb[:4]
+
+    for k in (ck, tk):
+        m = _pair()[0] if k is ck else _pair()[1]
+        m.compile(optimizer="sgd", loss="mse")
+        fits = [lambda: m.fit(X, yb, sample_weight=sw, class_weight={0: 2.0}, verbose=0),
+                lambda: m.train_on_batch(X, yb, sample_weight=sw, class_weight={0: 2.0}),
+                lambda: m.fit(gen(), validation_split=0.5, steps_per_epoch=1, verbose=0)]
+        got = [_refusal(f) for f in fits]
+        if k is ck:
+            ours = got
+        else:
+            theirs = got
+    assert ours[0] == theirs[0] == "You cannot `class_weight` and `sample_weight` at the same time."
+    assert ours[1] == theirs[1]
+    split = "Argument `validation_split` is only supported for tensors or NumPy arrays."
+    assert ours[2].startswith(split) and theirs[2].startswith(split)
+    inp = ck.Input((X.shape[1],))
+    two = ck.Model(inp, [ck.layers.Dense(1)(inp), ck.layers.Dense(1)(inp)])
+    two.compile(optimizer="sgd", loss="mse")
+    assert _refusal(lambda: two.fit(X, [yb, yb], class_weight={0: 2.0}, verbose=0)) == (
+        "`class_weight` is only supported for Models with a single output.")
 
 
 # -- steps with array data ---

@@ -311,13 +311,14 @@ class Trainer:
         ``batch_size=32``, ``shuffle=True``, ``verbose="auto"`` = 1).
 
         ``validation_split`` holds out the last fraction of the samples, before shuffling.
-        ``class_weight`` maps class indices to weights (missing classes weigh 1.0, as Keras);
-        given together with ``sample_weight`` the two are multiplied (Keras refuses both).
+        ``class_weight`` maps class indices to weights (missing classes weigh 1.0, as Keras).
 
         Raises:
             ValueError: if the model is not compiled (as Keras).
             ValueError: for batch_size <= 0, epochs < 0, validation_split outside [0, 1),
                 mismatched x/y lengths, empty x, or a split leaving an empty part.
+            ValueError: as Keras, for ``class_weight`` with ``sample_weight`` or with several
+                outputs, and for ``validation_split`` with a generator or dataset.
         """
         from ..callbacks import CallbackList, History  # noqa: PLC0415
 
@@ -335,14 +336,21 @@ class Trainer:
         val = None
         if validation_data is not None:
             val = da.unpack(validation_data)
-        elif validation_split and not da.is_generator_like(x):
+        elif validation_split and da.is_generator_like(x):
+            raise ValueError(  # Keras's words (array_slicing.train_validation_split)
+                "Argument `validation_split` is only supported for tensors or NumPy arrays. "
+                f"Found incompatible type in the input: {[type(x)]}"
+            )
+        elif validation_split:
             x_ = self._standardize_x(x)
             y_ = da.standardize(y, self.dtype)
             sw_ = da.standardize(sample_weight, self.dtype)
             (x, y, sample_weight), val = da.split([x_, y_, sw_], validation_split)
         if class_weight is not None and y is not None:
-            cw = da.class_weight_to_sample_weight(da.standardize(y, self.dtype), class_weight)
-            sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
+            _check_class_weight(y, sample_weight, "You cannot `class_weight` and `sample_weight` "
+                                "at the same time.")  # fmt: skip
+            sample_weight = da.class_weight_to_sample_weight(da.standardize(y, self.dtype),
+                                                             class_weight)  # fmt: skip
             class_weight = None
         batches = self._make_batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
                                      class_weight)  # fmt: skip
@@ -535,6 +543,9 @@ class Trainer:
         x = self._standardize_x(x)
         y = da.standardize(y, self.dtype)
         if class_weight is not None and y is not None:
+            _check_class_weight(y, sample_weight, "Arguments `sample_weight` and `class_weight` "
+                                "cannot be specified at the same time. Received: "
+                                f"sample_weight={sample_weight}, class_weight={class_weight}")
             sample_weight = da.class_weight_to_sample_weight(y, class_weight)
         sample_weight = da.standardize(sample_weight, self.dtype)
         da.num_samples(("x", x), ("y", y), ("sample_weight", sample_weight))
@@ -592,3 +603,12 @@ def _refuse_with_batches(x, indexed, y, sample_weight, class_weight):
             "Argument `class_weight` is not supported for Python generator inputs. "
             f"Received: class_weight={class_weight}"
         )
+
+
+def _check_class_weight(y, sample_weight, both_message):
+    """Keras's refusals of ``class_weight``: with ``sample_weight`` (``both_message``, fit's
+    and train_on_batch's words differ) and for several outputs."""
+    if sample_weight is not None:
+        raise ValueError(both_message)
+    if isinstance(y, (list, tuple, dict)):
+        raise ValueError("`class_weight` is only supported for Models with a single output.")
