@@ -39,11 +39,10 @@ class Metric:
     zeros. A Variable or Metric assigned to an attribute is tracked, so ``variables`` lists
     this metric's own variables, then those of its sub-metrics, as Keras does.
 
-    ``result()`` gives values, never live state: a subclass's ``result`` that returns one of
-    its Variables (``return self.true_positives``) hands back a Tensor copy of it. This is a
-    deliberate difference from Keras 3.15.1, whose ``fit`` with validation then logs the
-    validation value under the training key (the logged Variable is reset and refilled by
-    the validation pass).
+    A subclass's ``result`` may return one of its Variables (``return self.true_positives``),
+    live, as in Keras; ``fit`` reads the results as values (``get_metrics_result``), so an
+    epoch's logs keep the training value when validation refills the metric (Keras 3.15.1's
+    fit on torch logs the validation value under the training key there).
 
     Args:
         dtype: the dtype of the metric's computations (default ``floatx()``, float32).
