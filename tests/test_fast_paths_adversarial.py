@@ -322,7 +322,7 @@ def test_mse_matches_keras(case, kwargs):
                                            atol=1e-7)  # fmt: skip
 
 
-@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32"])  # (the only dtype the fast means take)
 def test_mse_fast_path_is_bit_identical_to_the_general_path(monkeypatch, dtype):
     y_pred = (RNG.normal(size=(300, 1)) * 3).astype(dtype)
     y_true = RNG.normal(size=300).astype(dtype)

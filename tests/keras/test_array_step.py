@@ -293,3 +293,15 @@ def test_a_loss_of_several_ops_runs_on_its_own_graph_within_the_array_step(loss,
     assert_same(results)
     assert taken[0] == 2 * 4 - 2
 
+
+
+@pytest.mark.parametrize("loss", [keras.losses.MeanSquaredError(dtype="float16"),
+                                  keras.losses.MeanSquaredError(dtype="float64", reduction="sum"),
+                                  keras.losses.CategoricalCrossentropy(dtype="float64")])
+def test_a_loss_of_another_dtype_trains_as_the_ordinary_step(loss, taken):
+    # the ordinary step casts such a loss to floatx (CompileLoss, as Keras); the array step
+    # leaves the cast out, which changes neither the tracked loss nor the gradients
+    results = both(lambda: mlp(4, "softmax"), {"optimizer": "adam", "loss": loss}, X,
+                   RNG.random((50, 4)).astype("float32"), epochs=2, batch_size=16)  # fmt: skip
+    assert_same(results)
+    assert taken[0] > 0

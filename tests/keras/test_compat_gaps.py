@@ -384,8 +384,6 @@ def test_float16_model_fit_close_to_keras(loss_key):
         np.testing.assert_allclose(a.astype("float64"), _np(b), atol=2e-3)
 
 
-@pytest.mark.xfail(strict=True, reason="chainrule's CompileLoss (trainers/compile_utils.py) does "
-                   "not cast each loss to float32 as Keras's CompileLoss does")  # fmt: skip
 def test_compute_loss_is_float32_for_a_float16_loss():
     x = np.ones((4, 3), "float32")
     y = np.zeros((4, 4), "float32")

@@ -281,6 +281,7 @@ def _loss_through_values(loss_fn, tape, y, y_pred):
     node = values._node
     if (cast is y_pred and mask is None and node is not None and len(node.parents) == 1
             and node.parents[0][1] is y_pred and values.data.ndim and values.data.size
+            and values.data.dtype == np.float32
             and loss_fn.reduction in ("sum_over_batch_size", "mean")):  # fmt: skip
         tape.record(node.op, node.parents[0][0], node.out, node.args, node.kwargs)
         rows = node.out

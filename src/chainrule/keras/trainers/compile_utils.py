@@ -11,7 +11,7 @@ otherwise (as Keras 3.15.1).
 from __future__ import annotations
 
 from ...autodiff.tensor import Tensor
-from ...backend import np
+from ...backend import floatx, np
 
 __all__ = ["CompileLoss", "CompileMetrics", "LossTracker"]
 
@@ -175,12 +175,12 @@ class CompileLoss:
         if len(self._built) == 1:
             fn, w = self._built[0]
             if type(y_pred) is Tensor and type(y_true) is np.ndarray:  # the common case
-                loss = fn(y_true, y_pred, sample_weight)
+                loss = _as_floatx(fn(y_true, y_pred, sample_weight))
                 return loss if w == 1.0 else loss * w
             if isinstance(y_true, (list, tuple, dict)) or isinstance(y_pred, (list, tuple, dict)):
                 outs, names = _split_outputs(y_pred, self._names)
                 y_true, y_pred = _split_targets(y_true, names)[0], outs[0]
-            loss = fn(y_true, y_pred, sample_weight)
+            loss = _as_floatx(fn(y_true, y_pred, sample_weight))
             return loss if w == 1.0 else loss * w
         outs, names = _split_outputs(y_pred, self._names)
         ys = _split_targets(y_true, names)
@@ -195,13 +195,24 @@ class CompileLoss:
         for (fn, w), yt, yp, sw in zip(self._built, ys, outs, sws, strict=True):
             if fn is None:
                 continue
-            value = fn(yt, yp, sw)
+            value = _as_floatx(fn(yt, yp, sw))
             tracker = next(trackers, None)
             if tracker is not None:
                 tracker.update_state(value, sample_weight=_batch(yp))
             term = value * w if w != 1.0 else value
             total = term if total is None else total + term
         return total
+
+
+def _as_floatx(loss):
+    """Each loss in ``floatx()``, as Keras's ``CompileLoss`` casts it: a float16 or float64
+    loss adds into a float32 total. (Fit's array step leaves the cast out: it changes neither
+    the tracked value, rounded to float32 anyway, nor the gradient, cast back.)"""
+    if isinstance(loss, Tensor) and loss.data.dtype != floatx():
+        from ... import ops  # noqa: PLC0415 - only for a loss of another dtype
+
+        return ops.astype(loss, floatx())
+    return loss
 
 
 class CompileMetrics:
