@@ -2,6 +2,7 @@
 
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import Attention, MultiHeadAttention
+from .category_encoding import CategoryEncoding
 from .convolutional import Conv1D, Conv2D, Conv3D
 from .convolutional_depthwise import (
     DepthwiseConv1D,
@@ -11,6 +12,7 @@ from .convolutional_depthwise import (
 )
 from .convolutional_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Reshape
+from .discretization import Discretization
 from .embedding import Embedding
 from .input_layer import Input, InputLayer, KerasTensor
 from .input_spec import InputSpec
@@ -71,6 +73,7 @@ from .reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from .resizing import Resizing
 from .rnn import (
     GRU,
     LSTM,
@@ -101,7 +104,7 @@ __all__ = [
     "ActivityRegularization", "Embedding", "Masking", "RNN", "SimpleRNN", "SimpleRNNCell", "LSTM",
     "LSTMCell", "GRU", "GRUCell", "Bidirectional", "TimeDistributed", "MultiHeadAttention",
     "Attention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Normalization",
-    "serialize", "deserialize",
+    "CategoryEncoding", "Discretization", "Resizing", "serialize", "deserialize",
 ]  # fmt: skip
 
 
