@@ -27,6 +27,13 @@ _FROM = {
 }
 
 
+def version() -> str:
+    """The Keras version chainrule's Keras API matches ("3.15.1", also ``__version__`` and the
+    ``keras_version`` of saved files); matches Keras 3 ``keras.version()``
+    (``keras/src/version.py``). chainrule's own version is ``chainrule.__version__``."""
+    return __version__
+
+
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
@@ -36,7 +43,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted([*_SUBMODULES, *_FROM, "Variable"])
+    return sorted([*_SUBMODULES, *_FROM, "Variable", "version"])
 
 
-__all__ = ["Variable", *sorted(_FROM)]
+__all__ = ["Variable", "version", *sorted(_FROM)]

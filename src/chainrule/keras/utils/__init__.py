@@ -20,6 +20,7 @@ _ELSEWHERE = {
     "get_registered_object": ("..saving", "get_registered_object"),
     "serialize_keras_object": ("..saving", "serialize_keras_object"),
     "deserialize_keras_object": ("..saving", "deserialize_keras_object"),
+    "split_dataset": (".dataset_utils", "split_dataset"),
 }
 
 __all__ = ["PyDataset", "set_random_seed", "to_categorical", "normalize", "plot_history",
