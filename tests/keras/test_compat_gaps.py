@@ -542,3 +542,18 @@ def test_batch_normalization_uses_the_input_mask_for_its_statistics():
     np.testing.assert_array_equal(got._keras_mask, _np(want._keras_mask))
     for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
         np.testing.assert_allclose(a, _np(b), rtol=1e-5, atol=1e-6)
+
+
+def test_a_layer_that_casts_its_input_keeps_the_mask_as_keras():
+    # Embedding (float32) -> SimpleRNN(dtype="float64"): the cast to float64 kept no mask
+    tokens = np.array([[3, 5, 0, 0], [7, 0, 0, 0]])
+    outs = []
+    for k in (ck, tk):
+        model = k.Sequential([
+            k.Input((4,), dtype="int32"),
+            k.layers.Embedding(9, 3, mask_zero=True, embeddings_initializer="ones"),
+            k.layers.SimpleRNN(2, dtype="float64", kernel_initializer="ones",
+                               recurrent_initializer=k.initializers.Identity(0.5)),
+        ])  # fmt: skip
+        outs.append(np.asarray(model.predict(tokens, verbose=0), dtype="float64"))
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-6)

@@ -281,7 +281,12 @@ class Layer(LossesMixin, WeightsMixin, ConfigMixin):
             dt = inputs.dtype
             if dt is not self._last_dtype:  # NOTE: one identity check per call on the hot path
                 if dt.kind == "f" and dt != self.dtype:
+                    mask = None if kind in _CONCRETE else getattr(inputs, "_keras_mask", None)
                     inputs = inputs.astype(self.dtype)
+                    if mask is not None:  # (the cast keeps the mask, as Keras's does)
+                        from .rnn.masking import attach_mask  # noqa: PLC0415
+
+                        inputs = attach_mask(inputs, mask)
                     args = (inputs, *args[1:])
                 elif dt.kind == "f":
                     self._last_dtype = dt
