@@ -2,6 +2,8 @@
 
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import Attention, MultiHeadAttention
+from .augmentation import RandomBrightness, RandomContrast, RandomCrop, RandomFlip
+from .augmentation_geometric import RandomRotation, RandomTranslation, RandomZoom
 from .category_encoding import CategoryEncoding
 from .convolutional import Conv1D, Conv2D, Conv3D
 from .convolutional_depthwise import (
@@ -21,7 +23,6 @@ from .merging import (
     Add,
     Average,
     Concatenate,
-    Dot,
     Maximum,
     Minimum,
     Multiply,
@@ -29,12 +30,12 @@ from .merging import (
     add,
     average,
     concatenate,
-    dot,
     maximum,
     minimum,
     multiply,
     subtract,
 )
+from .merging_dot import Dot, dot
 from .normalization import BatchNormalization, GroupNormalization, LayerNormalization
 from .pooling import (
     AveragePooling1D,
@@ -104,7 +105,9 @@ __all__ = [
     "ActivityRegularization", "Embedding", "Masking", "RNN", "SimpleRNN", "SimpleRNNCell", "LSTM",
     "LSTMCell", "GRU", "GRUCell", "Bidirectional", "TimeDistributed", "MultiHeadAttention",
     "Attention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Normalization",
-    "CategoryEncoding", "Discretization", "Resizing", "serialize", "deserialize",
+    "CategoryEncoding", "Discretization", "Resizing", "RandomFlip", "RandomRotation",
+    "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness", "RandomCrop",
+    "serialize", "deserialize",
 ]  # fmt: skip
 
 
