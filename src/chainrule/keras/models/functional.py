@@ -9,13 +9,37 @@ shares its weights; a model can be called as a layer inside another model.
 
 from __future__ import annotations
 
+import warnings
+
 from ..layers.direct_calls import MISS, direct_step, input_key, replay
 from ..layers.input_layer import InputLayer, KerasTensor, _flatten, _map
 from ..layers.layer import Layer
 from ..variables import GENERATION
 from .model import Model, adjust_input_rank, cast_input
 
-__all__ = ["Functional"]
+__all__ = ["Functional", "keras_order"]
+
+
+def keras_order(struct):
+    """``struct`` with its dicts in the key order Keras 3.15.1 gives them (torch backend).
+
+    Keras flattens a structure, and packs values back into it, after sorting the keys of the
+    first plain ``dict`` met on each path from the top (through lists and tuples); a dict
+    nested inside that dict keeps its own order, and an ``OrderedDict`` is never sorted.
+    Model inputs, outputs, ``output_names``, ``predict``'s dicts and list targets all follow
+    this order, whatever the order the dict was written in.
+
+    Matches Keras 3 ``keras/src/tree/torchtree_impl.py`` (``_dict_to_ordered_dict``). The
+    optree implementation (JAX/TF backends) also sorts dicts nested in dicts when
+    flattening, and packs into the order given: the two agree except for dicts in dicts.
+    """
+    if type(struct) is dict:
+        return {k: struct[k] for k in sorted(struct)}
+    if isinstance(struct, list):
+        return [keras_order(v) for v in struct]
+    if type(struct) is tuple:
+        return tuple(keras_order(v) for v in struct)
+    return struct
 
 
 def _producer(kt):
@@ -134,6 +158,11 @@ class Functional(Model):
         inputs: a KerasTensor from ``keras.Input``, or a list/dict of them.
         outputs: KerasTensor(s) computed from ``inputs`` by layer calls: one, a list or a dict.
             Calling the model returns the same structure (a one-element list is unpacked).
+
+    Order: a dict of inputs or outputs is taken in sorted key order, as Keras does
+    (``keras_order``): ``inputs``, ``outputs``, ``output_names``, ``layers`` and weights, list
+    targets and per-output loss/metric lists, and the dicts the model returns all use it;
+    ``input``, ``output`` and ``get_config`` keep the dict as written.
         name: default "functional", "functional_1", ...
         trainable: default True.
 
@@ -142,7 +171,9 @@ class Functional(Model):
     Raises:
         ValueError: an input or output that is not a KerasTensor; an output that depends on
             an ``Input`` not given in ``inputs`` (naming it); when called, the wrong number of
-            inputs, a dict missing an input's key, or an input of the wrong shape.
+            inputs, a dict missing an input's key, an input of the wrong shape, or a list for
+            a dict of inputs whose keys are not written in sorted order (Keras refuses it too;
+            for sorted keys it warns, as Keras, and reads the list in that order).
 
     >>> from chainrule import keras
     >>> x = keras.Input((3,), name="x")
@@ -159,8 +190,10 @@ class Functional(Model):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._inputs_struct = inputs
         self._outputs_struct = outputs
-        self.inputs = _flatten(inputs)
-        self.outputs = _flatten(outputs)
+        # NOTE: flat lists in Keras's order (sorted dict keys), which fixes output_names,
+        # list targets and losses, the layer walk (so get_weights) and the summary.
+        self.inputs = _flatten(keras_order(inputs))
+        self.outputs = _flatten(keras_order(outputs))
         self._nodes = _walk(self.outputs, self.inputs)
         layers, self._nodes_by_depth = _layers_by_depth(self.outputs, self.inputs)
         self._layer_list = layers
@@ -169,7 +202,9 @@ class Functional(Model):
                 self._tracked.append(la)
         shapes = [t.shape for t in self.inputs]
         self._build_input_shape = shapes if len(shapes) > 1 else shapes[0]
-        self._output_shape = _map(lambda t: t.shape, outputs)
+        # as Keras's: the flat outputs' shapes (a dict of outputs gives a list)
+        shapes = [t.shape for t in self.outputs]
+        self._output_shape = shapes if len(shapes) > 1 else shapes[0]
         self.built = True
         self._graph_ready = True
 
@@ -191,7 +226,7 @@ class Functional(Model):
         # Keras names per-output losses and metrics by the dict key for dict outputs and by
         # the producing layer's name otherwise.
         if isinstance(self._outputs_struct, dict):
-            return list(self._outputs_struct)
+            return list(keras_order(self._outputs_struct))
         return self.output_names
 
     @property
@@ -230,6 +265,25 @@ class Functional(Model):
                 return [by_id[id(t)] for t in self.inputs]
             return [inputs[k] for k in keys]
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        struct = self._inputs_struct
+        if type(struct) is dict and len(struct) > 1:
+            # a list of values for a dict of Inputs is read in Keras's (sorted) key order,
+            # and refused when that is not the order the dict was written in
+            keys = list(struct)
+            if keys != sorted(keys):
+                raise ValueError(
+                    f"Model {self.name!r} takes a dict of inputs with keys {keys}, which Keras "
+                    f"orders as {sorted(keys)}; a list of inputs would be read in that order, "
+                    f"not the written one. Pass a dict keyed by input name. Received a "
+                    f"{type(inputs).__name__} of {len(flat)} input(s)."
+                )
+            expected = {k: v.name for k, v in struct.items()}
+            received = [f"Tensor(shape={getattr(x, 'shape', None)})" for x in flat]
+            warnings.warn(
+                f"The structure of `inputs` doesn't match the expected structure.\n"
+                f"Expected: {expected}\nReceived: inputs={received}",
+                stacklevel=2,
+            )
         if len(flat) != len(self.inputs):
             raise ValueError(
                 f"Model {self.name!r} expects {len(self.inputs)} input(s) {names}, but it "
@@ -277,7 +331,7 @@ class Functional(Model):
                 record.append(_direct_step(node, args, kwargs, out, outs))
         if record is not None:
             records.put(key, tuple(record), generation)
-        result = _map(lambda kt: values[id(kt)], self._outputs_struct)
+        result = _map(lambda kt: values[id(kt)], keras_order(self._outputs_struct))
         if isinstance(result, (list, tuple)) and len(result) == 1:
             return result[0]
         return result

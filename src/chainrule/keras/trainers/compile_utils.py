@@ -1,11 +1,14 @@
 """What ``compile`` holds: the loss for each output and the metrics, resolved on first use
 when the shapes of ``y`` and ``y_pred`` are known (Keras 3 ``keras/src/trainers/compile_utils.py``).
 
-Several outputs: ``loss``, ``loss_weights`` and ``metrics`` may be one item (used for every
-output), a list in output order, or a dict keyed by output name; targets ``y`` a list or a dict
-keyed the same way. Per-output losses are logged unweighted as ``<name>_loss`` and metrics as
-``<name>_<metric>``, where ``name`` is the dict key for dict outputs and the output layer's name
-otherwise (as Keras 3.15.1).
+Several outputs: ``loss`` and ``loss_weights`` may be one item (used for every output), a list
+in output order, or a dict keyed by output name; ``metrics`` a list with one entry per output
+or a dict; targets ``y`` a list or a dict keyed the same way. "Output order" is the model's
+``output_names`` order, which for a dict of outputs is Keras's sorted key order (see
+``models/functional.py`` ``keras_order``), whatever order the dict was written in. Outputs
+that nest lists or dicts are refused (not built yet). Per-output losses are logged unweighted as
+``<name>_loss`` and metrics as ``<name>_<metric>``, where ``name`` is the dict key for dict
+outputs and the output layer's name otherwise (as Keras 3.15.1).
 """
 
 from __future__ import annotations
@@ -53,6 +56,28 @@ class LossTracker:
 
     def __repr__(self):
         return f"<LossTracker name={self.name}>"
+
+
+def _refuse_nested(y_pred, what):
+    """Raise for outputs that nest containers ({"b": [o1, o2], "a": o3}): Keras matches
+    losses and targets to their leaves by path (``b/b0_loss``), which is not built here yet,
+    and treating ``[o1, o2]`` as one output would give a silently different loss."""
+    vals = y_pred.values() if isinstance(y_pred, dict) else (
+        y_pred if isinstance(y_pred, (list, tuple)) else ())  # fmt: skip
+    if any(isinstance(v, (list, tuple, dict)) for v in vals):
+        raise NotImplementedError(
+            f"{what} for a model whose outputs nest lists or dicts is not supported yet "
+            f"(received outputs of structure {_structure(y_pred)}); return a flat list or dict "
+            f"of outputs instead."
+        )
+
+
+def _structure(x):
+    if isinstance(x, dict):
+        return {k: _structure(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_structure(v) for v in x)
+    return "*"
 
 
 def _split_outputs(y_pred, names):
@@ -148,6 +173,7 @@ class CompileLoss:
         self.metrics = []
 
     def build(self, y_true, y_pred):
+        _refuse_nested(y_pred, "compile(loss=...)")
         outs, names = _split_outputs(y_pred, self.output_names)
         if len(outs) == 1 and not isinstance(self.loss, (list, tuple, dict)):
             losses_ = [self.loss]
@@ -236,6 +262,8 @@ class CompileMetrics:
     def build(self, y_true, y_pred):
         from .. import metrics as metrics_mod  # noqa: PLC0415
 
+        if self.metrics_arg or self.weighted_arg:
+            _refuse_nested(y_pred, "compile(metrics=...)")
         outs, names = _split_outputs(y_pred, self.output_names)
         multi = len(outs) > 1
         ys = _split_targets(y_true, names)
@@ -244,10 +272,18 @@ class CompileMetrics:
         for arg, weighted in ((self.metrics_arg, False), (self.weighted_arg, True)):
             if not arg:
                 continue
-            per_output = _match(arg, names, "metrics") if multi and (
-                isinstance(arg, dict) or (isinstance(arg, (list, tuple)) and arg
-                                          and isinstance(arg[0], (list, tuple, type(None))))
-            ) else [arg] * (1 if not multi else len(outs))  # fmt: skip
+            what = "weighted_metrics" if weighted else "metrics"
+            if multi and isinstance(arg, (list, tuple)) and len(arg) != len(outs):
+                # Keras 3 reads a list as one entry per output (no longer every metric on
+                # every output, as tf.keras 2 did), and refuses any other length
+                raise ValueError(
+                    f"{what} for a model with {len(outs)} outputs {names} must be a list with "
+                    f"one entry per output (a metric, a list of metrics, or None) or a dict "
+                    f"keyed by output name; received a list of {len(arg)}: {arg!r}. For the "
+                    f"same metrics on every output pass {[list(arg)] * len(outs)!r}."
+                )
+            per_output = _match(arg, names, what) if multi and isinstance(
+                arg, (dict, list, tuple)) else [arg] * (1 if not multi else len(outs))  # fmt: skip
             for i, items in enumerate(per_output):
                 if items is None:
                     continue
