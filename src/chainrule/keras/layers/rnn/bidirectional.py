@@ -39,11 +39,13 @@ class Bidirectional(Layer):
     Args:
         layer: an ``RNN``/``LSTM``/``GRU``/``SimpleRNN`` instance (copied as
             ``forward_<name>``; the copy ``backward_<name>`` has fresh weights).
-        merge_mode: "concat" (default), "sum", "mul", "ave" or None (a list of both).
+        merge_mode: "concat" (default), "sum", "mul", "ave" or None (a tuple of both).
         backward_layer: optional explicit backward layer (must have the other go_backwards).
 
     Weights: the forward layer's, then the backward layer's. With a mask, both layers output
-    zeros at masked steps when returning sequences (as Keras).
+    zeros at masked steps when returning sequences (as Keras), and each sequence output
+    carries the mask on to the next layer (``compute_mask``); a last-step output carries
+    none.
 
     Shape: ``(B, T, D) -> (B, [T,] 2*units)`` for "concat", ``units`` otherwise; with
     ``return_state``: ``(output, *forward_states, *backward_states)``.
@@ -132,12 +134,28 @@ class Bidirectional(Layer):
         elif mode == "mul":
             out = y * y_rev
         else:
-            out = [y, y_rev]
-        if self.return_sequences and mode is not None:
-            out = attach_mask(out, mask)
+            out = (y, y_rev)
+        if self.return_sequences:  # the mask goes on with every sequence output
+            out = tuple(attach_mask(o, mask) for o in out) if mode is None else attach_mask(
+                out, mask)  # fmt: skip
         if self.return_state:
             return (*out, *states) if mode is None else (out, *states)
         return out
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs: the input's ``(batch, steps)`` mask for each sequence
+        output (two with ``merge_mode=None``) when ``return_sequences``, else None.
+
+        With ``return_state`` it is the same (the states carry no mask: Keras adds state
+        masks only for a stateful layer, which Bidirectional here never is).
+
+        Matches Keras 3 ``keras/src/layers/rnn/bidirectional.py`` (``compute_mask``).
+        """
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        mask = get_mask(inputs, mask)
+        out = mask if self.return_sequences else None
+        return (out, out) if self.merge_mode is None else out
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         out = self.forward_layer.compute_output_shape(sequences_shape)

@@ -56,9 +56,23 @@ class TimeDistributed(Layer):
         b, t = shape[0], shape[1]
         flat = ops.reshape(inputs, (b * t, *shape[2:]))
         kwargs = {"training": training} if self.layer._call_has_training else {}
+        mask = get_mask(inputs, mask)
+        if mask is not None and self.layer._call_has_mask:
+            if tuple(mask.shape[:2]) != (b, t):
+                raise ValueError(
+                    f"TimeDistributed {self.name!r}: the mask must start with the input's "
+                    f"(batch, steps) = {(b, t)}, received mask shape {tuple(mask.shape)}"
+                )
+            # Keras gives the inner layer mask[:, i] with step i: here all steps at once
+            kwargs["mask"] = mask.reshape((b * t, *mask.shape[2:]))
         out = self.layer(flat, **kwargs)
         out = ops.reshape(out, (b, t, *tuple(out.shape)[1:]))
-        return attach_mask(out, get_mask(inputs, mask))
+        return attach_mask(out, mask)
+
+    def compute_mask(self, inputs, mask=None):
+        """The input's mask, unchanged (Keras 3's default ``Layer.compute_mask``, which
+        ``TimeDistributed`` keeps)."""
+        return get_mask(inputs, mask)
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape(self._child_shape(input_shape))
