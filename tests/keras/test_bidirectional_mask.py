@@ -140,14 +140,6 @@ def _pooled(lib):
     return lib.Model(x, lib.layers.GlobalAveragePooling1D(name="pool")(bi))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bidirectional passes its mask on, but Layer.__call__ does not yet fill a layer's "
-        "`mask=` argument from its input's mask as Keras's __call__ does (step 6, 'Populate mask "
-        "argument(s)'), so GlobalAveragePooling1D never receives it: a change in layers/layer.py"
-    ),
-)
 def test_reported_bidirectional_gru_average_pooling_as_keras():
     ours, ref = _pair(_pooled)
     np.testing.assert_allclose(ours.predict(TOKENS, verbose=0), ref.predict(TOKENS, verbose=0),
@@ -171,3 +163,19 @@ def test_time_distributed_passes_the_step_masks_to_its_layer_as_keras():
     np.testing.assert_allclose(
         ours.predict(docs, verbose=0), ref.predict(docs, verbose=0), rtol=1e-5, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("rnn", ["GRU", "SimpleRNN"])
+def test_average_pooling_after_embedding_and_a_sequence_gets_the_mask_as_keras(rnn):
+    # Layer.__call__ fills a `mask=` argument from the input's Keras mask, as Keras's does
+    def build(lib):
+        return lib.Sequential([
+            lib.Input((None,), dtype="int32"),
+            lib.layers.Embedding(10, 3, mask_zero=True, name="emb"),
+            getattr(lib.layers, rnn)(2, return_sequences=True, name="rnn"),
+            lib.layers.GlobalAveragePooling1D(name="pool"),
+        ])  # fmt: skip
+
+    ours, ref = _pair(build)
+    np.testing.assert_allclose(ours.predict(TOKENS, verbose=0), ref.predict(TOKENS, verbose=0),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip

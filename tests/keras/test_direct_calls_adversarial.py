@@ -466,11 +466,12 @@ def test_fast_equals_general_and_keras_in_other_float_dtypes(dtype):
     loss = ck.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=dtype)
     fast, general = _fast_and_general(loss, y_true, logits)
     _assert_same_outcome(fast, general)
-    assert fast[1].dtype == np.dtype(dtype)
-    # NOTE: Keras returns float32 here even for dtype="float64": compared at float32 level;
-    # torch in the logits' own dtype (float16 on CPU: computed in float32, then rounded)
+    # NOTE: Keras returns float32 here even for dtype="float64" (its mean divides into
+    # float32), and so do we; torch in the logits' own dtype (float16 on CPU: computed in
+    # float32, then rounded)
     kloss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=dtype)
     want = kloss(y_true, logits).detach().cpu().numpy()
+    assert fast[1].dtype == want.dtype == np.dtype("float32" if dtype == "float64" else dtype)
     np.testing.assert_allclose(fast[1], want, rtol=2e-3 if dtype == "float16" else 1e-6)
     t = torch.tensor(logits.astype("float64"), requires_grad=True)
     F.cross_entropy(t, torch.tensor(y_true[:, 0])).backward()

@@ -277,6 +277,12 @@ class Layer(LossesMixin, WeightsMixin, ConfigMixin):
                 kwargs.pop("training", None)
             if not self._call_has_mask:
                 kwargs.pop("mask", None)
+        if self._call_has_mask and kind not in _CONCRETE and len(args) == 1:
+            # as Keras's __call__ ("populate mask argument"): a call that takes `mask`, given
+            # none, gets its one input's Keras mask (GlobalAveragePooling1D after Embedding)
+            mask = getattr(inputs, "_keras_mask", None)
+            if mask is not None and kwargs.get("mask") is None:
+                kwargs["mask"] = mask
         if self.autocast and (kind in _CONCRETE or isinstance(inputs, (np.ndarray, Tensor))):
             dt = inputs.dtype
             if dt is not self._last_dtype:  # NOTE: one identity check per call on the hot path
