@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ...autodiff.tensor import Tensor
 from ...backend import np
-from ...ops.elementwise import astype
 from ._ctc_op import ctc_loss
 from .loss import BuiltinLoss, _as_pred, _data
 
@@ -132,8 +131,3 @@ class CTC(BuiltinLoss):
 
     def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
         super().__init__(ctc, reduction=reduction, name=name, dtype=dtype)
-
-    def call(self, y_true, y_pred):
-        values = super().call(y_true, y_pred)
-        # Keras's reduce_weighted_values converts the float32 values to the loss's dtype
-        return values if values.dtype == self._dtype else astype(values, self._dtype)

@@ -192,8 +192,9 @@ class Functional(Model):
         self._outputs_struct = outputs
         # NOTE: flat lists in Keras's order (sorted dict keys), which fixes output_names,
         # list targets and losses, the layer walk (so get_weights) and the summary.
+        self._outputs_ordered = keras_order(outputs)  # (read by every call)
         self.inputs = _flatten(keras_order(inputs))
-        self.outputs = _flatten(keras_order(outputs))
+        self.outputs = _flatten(self._outputs_ordered)
         self._nodes = _walk(self.outputs, self.inputs)
         layers, self._nodes_by_depth = _layers_by_depth(self.outputs, self.inputs)
         self._layer_list = layers
@@ -226,7 +227,7 @@ class Functional(Model):
         # Keras names per-output losses and metrics by the dict key for dict outputs and by
         # the producing layer's name otherwise.
         if isinstance(self._outputs_struct, dict):
-            return list(keras_order(self._outputs_struct))
+            return list(self._outputs_ordered)
         return self.output_names
 
     @property
@@ -331,7 +332,7 @@ class Functional(Model):
                 record.append(_direct_step(node, args, kwargs, out, outs))
         if record is not None:
             records.put(key, tuple(record), generation)
-        result = _map(lambda kt: values[id(kt)], keras_order(self._outputs_struct))
+        result = _map(lambda kt: values[id(kt)], self._outputs_ordered)
         if isinstance(result, (list, tuple)) and len(result) == 1:
             return result[0]
         return result

@@ -66,7 +66,8 @@ def _skipset(obj) -> set:
     base = Layer(name="skipset_probe")  # a given name leaves the automatic names untouched
     skip = set(vars(base)) | set(dir(base))
     skip |= {"_stack", "_input_layer", "_layer_list", "_nodes", "_inputs_struct",
-             "_outputs_struct", "inputs", "outputs", "history", "loss", "_compile_loss",
+             "_outputs_struct", "_outputs_ordered", "inputs", "outputs", "history", "loss",
+             "_compile_loss",
              "_compile_metrics", "_loss_tracker", "_compile_config",
              "_fit_cache"}  # fmt: skip
     _SKIP.update(skip)
