@@ -13,25 +13,15 @@ which gives ``nan``; here the gradient is formed from the posteriors directly.
 
 from __future__ import annotations
 
-import weakref
-
 from ...autodiff import grad_mode
 from ...autodiff.primitive import defvjp, primitive
 from ...autodiff.tensor import Tensor
 from ...backend import np
+from ...ops.recurrent import _SAVED, _save  # (the scans' save-for-backward scheme)
 
 __all__ = ["ctc_loss"]
 
-_SAVED: dict = {}  # id(forward output) -> what the forward computed that the backward reuses
 _NEG_INF = -np.inf
-
-
-def _save(out, saved) -> None:
-    """Keep ``saved`` for the backward of the node whose output is ``out``, as long as ``out``
-    lives (the recurrent scans' scheme, ``ops/recurrent.py``)."""
-    key = id(out)
-    _SAVED[key] = saved
-    weakref.finalize(out, _SAVED.pop, key, None)
 
 
 def _int_array(x, name: str):
