@@ -22,6 +22,7 @@ from ...backend import np, rng
 from .input_spec import PLACEHOLDER_SHAPES
 from .layer import Layer
 from .preprocessing import _as_float
+from .resizing import centre_window, resize_axis
 
 __all__ = ["RandomFlip", "RandomContrast", "RandomBrightness", "RandomCrop"]
 
@@ -295,25 +296,6 @@ class RandomBrightness(ImageAugmentation):
                 "seed": self.seed}  # fmt: skip
 
 
-def _resize_axis(x, axis: int, size: int):
-    """Linear resampling of ``axis`` to ``size`` with half-pixel centres (``align_corners=
-    False``, no antialiasing), as ``torch.nn.functional.interpolate(mode="bilinear")``, which
-    Keras's ``ops.image.resize`` calls with the torch backend."""
-    n = x.shape[axis]
-    if n == size:
-        return x
-    # NOTE: float32 source positions, as PyTorch computes them for float32 images
-    src = (np.arange(size, dtype=np.float32) + np.float32(0.5)) * np.float32(n / size)
-    src = np.maximum(src - np.float32(0.5), 0)
-    lo = np.floor(src).astype(np.int64)
-    hi = np.minimum(lo + 1, n - 1)
-    shape = [1] * x.ndim
-    shape[axis] = size
-    w = (src - lo).astype(x.dtype).reshape(shape)
-    return ops.add(ops.multiply(ops.take(x, lo, axis=axis), 1 - w),
-                   ops.multiply(ops.take(x, hi, axis=axis), w))  # fmt: skip
-
-
 class RandomCrop(ImageAugmentation):
     """Crops images to ``(height, width)``: at a random place in training, centred otherwise.
 
@@ -354,26 +336,20 @@ class RandomCrop(ImageAugmentation):
         self.height = int(height)
         self.width = int(width)
 
-    def _window(self, h, w):
-        """Keras's centred box: start row and column, rows and columns."""
-        ch = max(min(h, int(float(w * self.height) / self.width)), 1)
-        cw = max(min(w, int(float(h * self.width) / self.height)), 1)
-        return int(float(h - ch) / 2), int(float(w - cw) / 2), ch, cw
-
     def _parameters(self, shape, gen):
         h, w = shape[1], shape[2]
         if h > self.height and w > self.width:
             return {"box": (int(gen.integers(0, h - self.height + 1)),
                             int(gen.integers(0, w - self.width + 1)))}  # fmt: skip
-        return {"box": self._window(h, w)[:2]}
+        return {"box": centre_window(h, w, self.height, self.width)[:2]}
 
     def _augment(self, x, params, size=None):
         i, j = params["box"]
         rows, cols = size or (self.height, self.width)
         x = self._float(x)
         out = ops.getitem(x, (slice(None), slice(i, i + rows), slice(j, j + cols)))
-        out = _resize_axis(out, 1, self.height)
-        return _resize_axis(out, 2, self.width)
+        out = resize_axis(out, 1, self.height)
+        return resize_axis(out, 2, self.width)
 
     def _inference(self, x):
         single = x.ndim == 3
@@ -381,7 +357,7 @@ class RandomCrop(ImageAugmentation):
             x = ops.expand_dims(x, 0)
         if self.data_format == "channels_first":
             x = ops.transpose(x, (0, 2, 3, 1))
-        i, j, ch, cw = self._window(x.shape[1], x.shape[2])
+        i, j, ch, cw = centre_window(x.shape[1], x.shape[2], self.height, self.width)
         out = self._augment(x, {"box": (i, j)}, size=(ch, cw))
         if self.data_format == "channels_first":
             out = ops.transpose(out, (0, 3, 1, 2))

@@ -16,7 +16,7 @@ from ...autodiff.tensor import Tensor
 from ...backend import np
 from .layer import Layer
 
-__all__ = ["Resizing"]
+__all__ = ["Resizing", "centre_window", "resize_axis"]
 
 _INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
 
@@ -28,6 +28,20 @@ def _cubic(x: np.ndarray, a: float) -> np.ndarray:
     near = ((a + 2) * x - (a + 3)) * x * x + 1
     far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
     return np.where(x < 1, near, np.where(x < 2, far, 0.0))
+
+
+def _bilinear_taps(n_in: int, n_out: int) -> tuple:
+    """Bilinear resampling of an axis of ``n_in`` pixels to ``n_out``, as torch's
+    ``interpolate`` with ``align_corners=False``: for each output pixel ``i`` the source
+    position ``s = max((i + 0.5) * n_in / n_out - 0.5, 0)``, its left and right neighbours
+    (clamped to the axis) and the right one's weight ``s - floor(s)``."""
+    # NOTE: float32 positions and weights, as torch computes them for float32 images, so that
+    # integer images round the same way at ties (x.5)
+    f32 = np.float32
+    rows = np.arange(n_out, dtype=f32)
+    src = np.maximum((f32(n_in) / f32(n_out)) * (rows + f32(0.5)) - f32(0.5), f32(0))
+    left = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    return left, np.minimum(left + 1, n_in - 1), src - left.astype(f32)
 
 
 def _axis_weights(n_in: int, n_out: int, interpolation: str, antialias: bool) -> np.ndarray:
@@ -54,23 +68,47 @@ def _axis_weights(n_in: int, n_out: int, interpolation: str, antialias: bool) ->
             total = k.sum()
             w[i, lo:hi] = k / total if total != 0 else k
         return w
-    # NOTE: torch computes the source positions and weights in float32; so does this, so
-    # that integer images round the same way at ties (x.5)
     f32 = np.float32
-    src = (np.float32(n_in) / f32(n_out)) * (rows.astype(f32) + f32(0.5)) - f32(0.5)
     if interpolation == "bilinear":
-        src = np.maximum(src, f32(0))
-        left = np.minimum(np.floor(src).astype(int), n_in - 1)
-        frac = src - left.astype(f32)
+        left, right, frac = _bilinear_taps(n_in, n_out)
         np.add.at(w, (rows, left), f32(1) - frac)
-        np.add.at(w, (rows, np.minimum(left + 1, n_in - 1)), frac)
+        np.add.at(w, (rows, right), frac)
         return w
-    # bicubic: the position is not clamped; the taps are, at the borders
+    # NOTE: float32 positions and weights, as torch's (see _bilinear_taps). Bicubic: the
+    # position is not clamped; the taps are, at the borders
+    src = (f32(n_in) / f32(n_out)) * (rows.astype(f32) + f32(0.5)) - f32(0.5)
     left = np.floor(src).astype(int)
     frac = src - left.astype(f32)
     for tap in (-1, 0, 1, 2):
         np.add.at(w, (rows, np.clip(left + tap, 0, n_in - 1)), _cubic(frac - f32(tap), -0.75))
     return w
+
+
+def resize_axis(x, axis: int, size: int):
+    """Bilinear resize of one axis of ``x`` (a Tensor or array) to ``size``, with the taps of
+    :func:`_bilinear_taps`: ``out[.., i, ..] = x[.., left_i, ..] * (1 - f_i) + x[..,
+    right_i, ..] * f_i``, in ``x``'s dtype; ``x`` itself when the size is already right.
+    Differentiable; ``RandomCrop``'s resizer (``Resizing`` applies the same taps as a matrix,
+    for all its interpolations)."""
+    n = x.shape[axis]
+    if n == size:
+        return x
+    left, right, frac = _bilinear_taps(n, size)
+    shape = [1] * x.ndim
+    shape[axis] = size
+    f = frac.astype(x.dtype).reshape(shape)
+    return ops.add(ops.multiply(ops.take(x, left, axis=axis), 1 - f),
+                   ops.multiply(ops.take(x, right, axis=axis), f))  # fmt: skip
+
+
+def centre_window(h: int, w: int, height: int, width: int) -> tuple:
+    """The largest window of an ``(h, w)`` image with the aspect ratio of ``(height, width)``,
+    centred, in Keras's torch backend's integer arithmetic: ``(top, left, rows, cols)`` with
+    ``rows = clip(int(w * height / width), 1, h)``, ``cols = clip(int(h * width / height), 1,
+    w)``, ``top = int((h - rows) / 2)``, ``left = int((w - cols) / 2)``."""
+    rows = max(min(h, int(float(w * height) / width)), 1)
+    cols = max(min(w, int(float(h * width) / height)), 1)
+    return int(float(h - rows) / 2), int(float(w - cols) / 2), rows, cols
 
 
 class Resizing(Layer):
@@ -198,9 +236,7 @@ class Resizing(Layer):
         integer arithmetic), or ``x`` itself."""
         h, w = x.shape[ah], x.shape[aw]
         if self.crop_to_aspect_ratio:
-            ch = max(min(h, int(float(w * self.height) / self.width)), 1)
-            cw = max(min(w, int(float(h * self.width) / self.height)), 1)
-            top, left = int(float(h - ch) / 2), int(float(w - cw) / 2)
+            top, left, ch, cw = centre_window(h, w, self.height, self.width)
             index = [slice(None)] * x.ndim
             index[ah], index[aw] = slice(top, top + ch), slice(left, left + cw)
             return ops.getitem(x, tuple(index)) if isinstance(x, Tensor) else x[tuple(index)]
