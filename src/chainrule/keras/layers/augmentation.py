@@ -19,6 +19,7 @@ import numbers
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import np, rng
+from .convolutional import standardize_data_format
 from .input_spec import PLACEHOLDER_SHAPES
 from .layer import Layer
 from .preprocessing import _as_float
@@ -31,19 +32,6 @@ _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 def _is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
-
-
-def _data_format(data_format) -> str:
-    """None -> the global image data format; else "channels_last"/"channels_first" (any case)."""
-    if data_format is None:
-        from ..config import image_data_format  # noqa: PLC0415
-
-        return image_data_format()
-    fmt = str(data_format).lower()
-    if fmt not in ("channels_last", "channels_first"):
-        raise ValueError("data_format must be 'channels_last' or 'channels_first', received "
-                         f"data_format={data_format!r}")  # fmt: skip
-    return fmt
 
 
 def _check_seed(seed):
@@ -96,7 +84,7 @@ class ImageAugmentation(Layer):
         super().__init__(**kwargs)
         self.seed = _check_seed(seed)
         self._rng = np.random.default_rng(self.seed) if self.seed is not None else None
-        self.data_format = _data_format(data_format)
+        self.data_format = standardize_data_format(data_format)
 
     def _generator(self, inputs):
         # NOTE: a functional model's symbolic call runs the layer on placeholder arrays to

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ... import ops
 from ...backend import np
+from ..config import image_data_format
 from .core import _no_lora, _ser
 from .input_spec import InputSpec
 from .layer import Layer
@@ -45,9 +46,15 @@ def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tup
 
 
 def standardize_data_format(data_format) -> str:
-    """None -> "channels_last"; otherwise "channels_last" or "channels_first" (any case)."""
+    """None -> ``keras.config.image_data_format()``; otherwise "channels_last" or
+    "channels_first" (any case), as Keras 3 ``keras/src/backend/config.py``
+    ``standardize_data_format``.
+
+    Raises:
+        ValueError: any other value, naming it.
+    """
     if data_format is None:
-        return "channels_last"
+        return image_data_format()
     fmt = str(data_format).lower()
     if fmt not in ("channels_last", "channels_first"):
         raise ValueError(

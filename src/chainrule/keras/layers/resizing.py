@@ -14,6 +14,7 @@ import numbers
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import np
+from .convolutional import standardize_data_format
 from .layer import Layer
 
 __all__ = ["Resizing", "centre_window", "resize_axis"]
@@ -137,8 +138,8 @@ class Resizing(Layer):
         fill_mode: "constant" (default; the only mode Keras's torch backend has).
         fill_value: default 0.0, the padding value.
         antialias: default False.
-        data_format: "channels_last" (default, ``(batch, h, w, c)``) or "channels_first"
-            (``(batch, c, h, w)``).
+        data_format: "channels_last" (``(batch, h, w, c)``) or "channels_first" (``(batch, c,
+            h, w)``); default None, ``keras.config.image_data_format()``.
         **kwargs: base layer arguments (``name``, ``dtype``, ...).
 
     Shape: ``(batch, h, w, c)`` -> ``(batch, height, width, c)`` (or one image, rank 3).
@@ -175,10 +176,7 @@ class Resizing(Layer):
         if crop_to_aspect_ratio and pad_to_aspect_ratio:
             raise ValueError("Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio` can be "
                              "`True`.")  # fmt: skip
-        data_format = "channels_last" if data_format is None else data_format
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError("data_format must be 'channels_last' or 'channels_first', received "
-                             f"data_format={data_format!r}")  # fmt: skip
+        data_format = standardize_data_format(data_format)
         if not isinstance(fill_value, numbers.Real):
             raise ValueError(f"fill_value must be a number, received fill_value={fill_value!r}")
         self.height, self.width = int(height), int(width)
