@@ -22,7 +22,10 @@ _MODES = ("one_hot", "multi_hot", "count")
 
 
 def _indices(inputs, depth: int, who: str) -> np.ndarray:
-    """``inputs`` as an int64 array of indices in ``[0, depth)``, or a clear error."""
+    """``inputs`` as an int64 array of indices in ``[0, depth)``, or a clear error.
+
+    ``ops.one_hot`` checks the same range, but its errors name neither the layer nor
+    ``num_tokens``, nor the non-integer value; checked here first, they reach the user."""
     arr = np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs)
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         raise ValueError(f"{who} expects integer inputs, received inputs of dtype {arr.dtype}")
@@ -42,7 +45,8 @@ def _indices(inputs, depth: int, who: str) -> np.ndarray:
 
 def encode_categorical(indices: np.ndarray, output_mode: str, depth: int, dtype: str,
                        count_weights=None, who: str = "CategoryEncoding"):  # fmt: skip
-    """Encode integer ``indices`` in ``[0, depth)`` as Keras 3's ``encode_categorical_inputs``.
+    """Encode integer ``indices`` in ``[0, depth)`` as Keras 3's ``encode_categorical_inputs``,
+    from ``ops.one_hot``.
 
     ``"one_hot"``: ``(..., 1) -> (..., depth)``, otherwise ``(...) -> (..., depth)`` (a scalar
     gives ``(1, depth)``). ``"multi_hot"``/``"count"``: ``(batch, n) -> (batch, depth)`` (the
@@ -59,17 +63,14 @@ def encode_categorical(indices: np.ndarray, output_mode: str, depth: int, dtype:
     if output_mode == "one_hot":
         if indices.ndim > 1 and indices.shape[-1] == 1:
             indices = indices.reshape(indices.shape[:-1])
-        out = np.zeros(indices.shape + (depth,), dtype=dtype)
-        np.put_along_axis(out, indices[..., None], 1, axis=-1)
-        return Tensor(out)
+        return ops.one_hot(indices, depth, dtype=dtype)
     if indices.ndim > 2:
         raise ValueError(
             f"{who}: output_mode={output_mode!r} supports inputs of rank 1 or 2 (batch, "
             f"sample_length), received inputs of shape {indices.shape}; reshape them to 2-D first"
         )
     axis = 1 if indices.ndim > 1 else 0
-    onehot = np.zeros(indices.shape + (depth,), dtype=dtype)
-    np.put_along_axis(onehot, indices[..., None], 1, axis=-1)
+    onehot = ops.one_hot(indices, depth, dtype=dtype).data
     if output_mode == "multi_hot":
         return Tensor(onehot.max(axis=axis))
     if count_weights is None:
