@@ -21,6 +21,7 @@ from .loss import (
     _as_pred,
     _as_true,
     _data,
+    _in_float32,
     _true_array,
     register_fast_mean,
     squeeze_or_expand_to_same_rank,
@@ -96,17 +97,6 @@ def categorical_crossentropy(
     if from_logits:
         return _in_float32(lambda p: ops.softmax_cross_entropy(y_true, p, axis=axis), y_pred)
     return cce_probs(y_true, y_pred, axis=axis)
-
-
-def _in_float32(fn, y_pred):
-    """``fn(y_pred)``, computed in float32 for a half-precision ``y_pred`` and rounded back.
-
-    NOTE: the log-softmax of float16 logits loses up to a few percent of a small loss to
-    intermediate roundings (logsumexp - logit cancels); Keras's torch backend computes it in
-    float32 and rounds once, and so do we."""
-    if y_pred.dtype.itemsize >= 4:
-        return fn(y_pred)
-    return ops.astype(fn(ops.astype(y_pred, "float32")), y_pred.dtype)
 
 
 def _sparse_labels(y_true, num_classes: int, ignore_class):

@@ -140,14 +140,21 @@ def _prepare(y_true, y_pred, name: str, same_rank: bool = True, same_shape: bool
     return y_true, y_pred
 
 
+def _in_float32(fn, x):
+    """``fn(x)``, computed in float32 for a half-precision ``x`` and rounded back to its dtype.
+
+    NOTE: Keras's torch backend upcasts half precision for its reductions and log-softmax and
+    rounds once; in float16 a long sum drifts by several ulps and logsumexp - logit loses up
+    to a few percent of a small loss."""
+    if x.dtype.itemsize >= 4:
+        return fn(x)
+    return ops.astype(fn(ops.astype(x, "float32")), x.dtype)
+
+
 def _mean(x: Tensor, axis: int = -1) -> Tensor:
-    if x.dtype.itemsize < 4:
-        # NOTE: half precision is averaged in float32 and rounded once, as Keras's mean
-        # (torch backend) does; a float16 sum drifts by several ulps over a long axis.
-        return ops.astype(_mean(ops.astype(x, "float32"), axis), x.dtype)
-    # Sum then divide: one NumPy reduction cheaper than np.mean, same value in float32.
     n = x.shape[axis] if x.ndim else 1
-    return ops.divide(ops.sum(x, axis=axis), float(max(n, 1)))
+    # Sum then divide: one NumPy reduction cheaper than np.mean, same value in float32.
+    return _in_float32(lambda v: ops.divide(ops.sum(v, axis=axis), float(max(n, 1))), x)
 
 
 def _broadcast_weights(values, sample_weight):
@@ -190,10 +197,7 @@ def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
             and dtype == np.float32):  # fmt: skip
         # one node instead of sum + divide; np.mean is the same float32 sum / size
         return ops.mean(values)
-    if dtype.itemsize < 4:
-        total = ops.astype(ops.sum(ops.astype(values, "float32")), dtype)
-    else:
-        total = ops.sum(values)
+    total = _in_float32(ops.sum, values)
     if reduction == "sum":
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
