@@ -176,25 +176,15 @@ class CategoricalFocalCrossentropy(BuiltinLoss):
             reduction=reduction,
             name=name,
             dtype=dtype,
-            alpha=alpha,
-            gamma=gamma,
+            # (this order is the order of Keras's config keys)
             from_logits=from_logits,
             label_smoothing=label_smoothing,
             axis=axis,
+            alpha=alpha,
+            gamma=gamma,
         )
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
         self.axis = axis
         self.alpha = alpha
         self.gamma = gamma
-
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "reduction": self.reduction,
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-            "alpha": self.alpha,
-            "gamma": self.gamma,
-        }

@@ -130,10 +130,6 @@ def circle(
     >>> [round(v, 4) for v in circle([0, 0, 1], e).numpy().tolist()]
     [0.0, 0.0, 0.0]
     """
-    return _circle(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin)
-
-
-def _circle(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin):
     gamma, margin = _check_args(gamma, margin, remove_diagonal)
     y_pred = _as_pred(y_pred)
     if y_pred.ndim != 2:
@@ -235,13 +231,3 @@ class Circle(BuiltinLoss):
         self.gamma = gamma
         self.margin = margin
         self.remove_diagonal = remove_diagonal
-
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "reduction": self.reduction,
-            "gamma": self.gamma,
-            "margin": self.margin,
-            "remove_diagonal": self.remove_diagonal,
-        }
-

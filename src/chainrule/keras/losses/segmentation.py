@@ -168,9 +168,6 @@ class Dice(BuiltinLoss):
         super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
         self.axis = axis
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "reduction": self.reduction, "axis": self.axis}
-
 
 class Tversky(BuiltinLoss):
     """Tversky loss; see :func:`tversky` for the formula.
@@ -199,12 +196,3 @@ class Tversky(BuiltinLoss):
         self.alpha = alpha
         self.beta = beta
         self.axis = axis
-
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "reduction": self.reduction,
-            "alpha": self.alpha,
-            "beta": self.beta,
-            "axis": self.axis,
-        }
