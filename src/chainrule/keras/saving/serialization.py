@@ -257,12 +257,12 @@ def _is_lambda_layer(cls) -> bool:
 
 
 def _lambda_config(inner: dict, safe_mode: bool) -> dict:
-    """A ``Lambda`` layer's config, checked before ``Lambda.from_config`` resolves its
-    functions by name (never from bytecode).
+    """A ``Lambda`` layer's config, refused in safe mode before ``Lambda.from_config``
+    resolves its functions by name (``function_from_config`` refuses bytecode there).
 
     Raises:
         ValueError: in safe mode (always: chainrule asks the user to opt in to Lambda layers,
-            where Keras refuses only bytecode), or for a function stored as bytecode.
+            where Keras refuses only bytecode).
     """
     if safe_mode:
         raise ValueError(
@@ -271,10 +271,6 @@ def _lambda_config(inner: dict, safe_mode: bool) -> dict:
             "you trust the source of the saved model, pass `safe_mode=False` to the loading "
             "function (and the function itself in custom_objects or by registering it)."
         )
-    for key in ("function", "output_shape"):
-        entry = inner.get(key)
-        if isinstance(entry, dict) and entry.get("class_name") == "__lambda__":
-            deserialize_keras_object(entry, safe_mode=False)  # raises: bytecode
     return inner
 
 
