@@ -237,14 +237,17 @@ def backward(root: Tensor, grad_output=None) -> None:
             t.grad = np.asarray(total) if isinstance(total, np.generic) else total
 
 
-def owned_results(inputs, keys, found, seed):
+def owned_results(inputs, keys, found, seed, missing=None):
     """``grad``'s result for one seed: the gradient in ``found`` under each input's key (see
-    KEYS), zeros where there is none, each array the caller's own (``_private``)."""
+    KEYS), zeros where there is none (their indices appended to ``missing``, if given), each
+    array the caller's own (``_private``)."""
     held = {id(seed)}  # its own owner (for a scalar loss, a shared read-only 1)
     result = []
     for t, k in zip(inputs, keys):
         g = found.get(k)
         if g is None:
+            if missing is not None:
+                missing.append(len(result))
             g = np.zeros_like(t.data)
         elif (type(g) is np.ndarray and g.base is None and id(g) not in held
               and g.flags.writeable):  # fmt: skip
@@ -255,7 +258,7 @@ def owned_results(inputs, keys, found, seed):
     return result
 
 
-def grad(outputs, inputs, grad_outputs=None):
+def grad(outputs, inputs, grad_outputs=None, missing=None):
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
 
     Args:
@@ -263,6 +266,9 @@ def grad(outputs, inputs, grad_outputs=None):
         inputs: a Tensor or a list of Tensors (leaves or intermediate results).
         grad_outputs: the upstream gradient for each output (default 1 for one-element
             outputs).
+        missing: an optional list that receives the index of each input the outputs do not
+            depend on (no path in the graph: PyTorch's None gradient; Keras's optimizers
+            skip such variables).
 
     Returns:
         A list of arrays, one per input, each of that input's shape (zeros where the input
@@ -294,7 +300,7 @@ def grad(outputs, inputs, grad_outputs=None):
         # NOTE: the training step's case (one scalar loss), without the multi-output merging
         seed = _seed(outputs, None)
         found = _run(outputs, seed, set(keys))[1]
-        return owned_results(inputs, keys, found, seed)
+        return owned_results(inputs, keys, found, seed, missing)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
@@ -318,5 +324,7 @@ def grad(outputs, inputs, grad_outputs=None):
     result = []
     for t, k in zip(inputs, keys):
         g = total.get(k)
+        if g is None and missing is not None:
+            missing.append(len(result))
         result.append(np.zeros_like(t.data) if g is None else _private(g, held))
     return result

@@ -136,9 +136,10 @@ def _step(model, cache, plan, kind, x, y, rule_only) -> bool:
     model._track_loss(loss, x.shape[0] if x.ndim else 1)  # (trainer_utils._batch_len)
     # (a loss on the graph: grad after the tracking, as the ordinary step, for the same errors)
     g = grad(loss, [y_pred])[0] if isinstance(loss, Tensor) else scalar_seed(loss.dtype)
-    grads = owned_results(cache.trainable, cache.keys, tape.backward(g), g)
-    if rule_only is None:
-        cache.apply(grads)
+    missing = []
+    grads = owned_results(cache.trainable, cache.keys, tape.backward(g), g, missing)
+    if rule_only is None or missing:
+        cache.apply(grads, missing)
     else:
         cache.optimizer._fit_update(grads, cache.trainable, rule_only)
     if model._compile_metrics is not None:

@@ -216,12 +216,15 @@ class Trainer:
                 # as Keras's train_step: the loss is scaled before differentiating and
                 # `apply` divides the gradients by the same factor
                 loss = self.optimizer.scale_loss(loss)
-            grads = _grad(loss, trainable)
+            missing = []
+            grads = _grad(loss, trainable, missing=missing)
             if cache is None:
+                for i in missing:  # (skipped by the optimizer, as Keras's: no gradient)
+                    grads[i] = None
                 self.optimizer.apply(grads, trainable)
                 self._apply_constraints(trainable)
             else:
-                cache.apply(grads)
+                cache.apply(grads, missing)
         if y is not None and self._compile_metrics is not None:
             self._compile_metrics.update_state(y, y_pred, sample_weight)
         return None  # logs are read once per epoch (or per batch when callbacks need them)

@@ -130,8 +130,17 @@ class _FitCache:
             out.extend(reg(var) for reg, var in self.regs)
         return out
 
-    def apply(self, grads):
-        if self._apply is not None:
+    def apply(self, grads, missing=()):
+        """The optimizer's update; ``missing``: the indices of variables the loss does not
+        depend on, which ``Optimizer.apply`` skips with Keras's warning (their gradient is
+        None, as on Keras's torch backend, not zero: a zero would still move them through
+        momentum or weight decay)."""
+        if missing:
+            grads = list(grads)
+            for i in missing:
+                grads[i] = None
+            self.optimizer.apply(grads, self.trainable)
+        elif self._apply is not None:
             self._apply(grads, self.trainable)
         else:
             self.optimizer.apply(grads, self.trainable)
