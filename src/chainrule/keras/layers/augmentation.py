@@ -83,7 +83,8 @@ class ImageAugmentation(Layer):
         kwargs.pop("bounding_box_format", None)
         super().__init__(**kwargs)
         self.seed = _check_seed(seed)
-        self._rng = np.random.default_rng(self.seed) if self.seed is not None else None
+        # (a negative seed, which Keras takes, is folded into NumPy's non-negative range)
+        self._rng = None if self.seed is None else np.random.default_rng(self.seed % 2**64)
         self.data_format = standardize_data_format(data_format)
 
     def _generator(self, inputs):

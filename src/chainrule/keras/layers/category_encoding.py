@@ -79,7 +79,9 @@ def encode_categorical(indices: np.ndarray, output_mode: str, depth: int, dtype:
         raise ValueError(f"{who}: count_weights must have the shape of the inputs "
                          f"{indices.shape}, received count_weights of shape "
                          f"{tuple(count_weights.shape)}")  # fmt: skip
-    return ops.sum(ops.multiply(onehot, ops.expand_dims(count_weights, -1)), axis=axis)
+    out = ops.sum(ops.multiply(onehot, ops.expand_dims(count_weights, -1)), axis=axis)
+    # (NumPy sums int32 in int64; Keras keeps the layer's dtype)
+    return out if out.dtype == dtype else ops.astype(out, dtype)
 
 
 class CategoryEncoding(Layer):

@@ -64,7 +64,10 @@ class Discretization(Layer):
 
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int",
                  sparse=False, dtype=None, name=None):  # fmt: skip
-        super().__init__(name=name, dtype=dtype)
+        # NOTE: no autocast: the inputs are compared in floatx whatever the layer's dtype (the
+        # output dtype), as Keras's `input_dtype`; a cast to an int32 or float16 dtype first
+        # would move 0.5 or 1.0002 into another bin
+        super().__init__(name=name, dtype=dtype, autocast=False)
         if sparse:
             raise ValueError("`sparse=True` cannot be used: chainrule has no sparse tensors "
                              "(as Keras's torch backend), received sparse=True")  # fmt: skip

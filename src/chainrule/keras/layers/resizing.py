@@ -5,6 +5,10 @@ Keras's torch backend (``keras/src/backend/torch/image.py``, ``resize``, which c
 
 Each resize is two small matrices, one per spatial axis, applied with ``einsum``: the output
 is linear in the image, so gradients reach earlier layers through the same matrices.
+
+NOTE: a NaN or inf pixel therefore spreads to the whole output rows and columns it lies in
+(``0 * nan`` is ``nan``), where Keras's torch backend spoils only the pixels whose taps reach
+it. Images with non-finite values give other numbers than Keras.
 """
 
 from __future__ import annotations
