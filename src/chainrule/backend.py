@@ -172,6 +172,12 @@ def rng() -> np.random.Generator:
     return _RNG
 
 
+def seeded_rng(seed) -> np.random.Generator | None:
+    """A layer's own generator for its ``seed`` argument, or None (draw from :func:`rng`) for
+    None. A negative integer is taken modulo 2**64: Keras accepts any integer seed."""
+    return None if seed is None else np.random.default_rng(int(seed) % 2**64)
+
+
 def set_random_seed(seed: int) -> None:
     """Make every random draw reproducible: seeds chainrule's generator, NumPy's global one and
     Python's ``random`` (as ``keras.utils.set_random_seed`` does).

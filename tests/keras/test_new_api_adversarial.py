@@ -95,3 +95,19 @@ def test_augmentation_layers_take_negative_seeds(name, kwargs):
     again = np.asarray(getattr(ck.layers, name)(**kwargs, seed=-7)(images, training=True))
     assert got.shape == expected.shape and got.dtype == expected.dtype
     np.testing.assert_array_equal(got, again)
+
+
+@pytest.mark.parametrize("make", [
+    lambda k: k.layers.Dropout(0.5, seed=-1),
+    lambda k: k.layers.GaussianNoise(0.5, seed=-1),
+    lambda k: k.layers.GaussianDropout(0.5, seed=-1),
+    lambda k: k.layers.SimpleRNN(2, dropout=0.5, seed=-1, kernel_initializer="ones",
+                                 recurrent_initializer="zeros"),
+    lambda k: k.layers.Dense(2, kernel_initializer=k.initializers.RandomNormal(seed=-1)),
+])
+def test_a_negative_seed_is_accepted_as_keras_and_reproducible(make):
+    # (NumPy's default_rng refused negative seeds with a message naming no argument)
+    x = np.ones((2, 3, 4), "float32")
+    make(keras)(x, training=True)  # Keras accepts it
+    outs = [np.asarray(make(ck)(x, training=True)) for _ in range(2)]
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -31,21 +31,20 @@ class RandomInitializer(Initializer):
 
     Args:
         seed: None (draw from ``chainrule.backend.rng()``, reproducible through
-            ``set_random_seed``) or a non-negative integer (the same values on every call).
+            ``set_random_seed``) or an integer (the same values on every call).
 
     Raises:
-        ValueError: if ``seed`` is neither None nor a non-negative integer.
+        ValueError: if ``seed`` is neither None nor an integer (a negative one is accepted,
+            as Keras accepts it).
     """
 
     def __init__(self, seed=None):
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
-        ):
-            raise ValueError(f"seed must be None or a non-negative integer, received seed={seed!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"seed must be None or an integer, received seed={seed!r}")
         self.seed = None if seed is None else int(seed)
 
     def _generator(self) -> np.random.Generator:
-        return backend.rng() if self.seed is None else np.random.default_rng(self.seed)
+        return backend.rng() if self.seed is None else backend.seeded_rng(self.seed)
 
     def get_config(self) -> dict:
         return {"seed": self.seed}

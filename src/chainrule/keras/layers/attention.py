@@ -7,7 +7,7 @@ import math
 import string
 
 from ... import ops
-from ...backend import np, rng
+from ...backend import np, rng, seeded_rng
 from .core import _ser
 from .layer import Layer
 from .rnn.masking import as_array, attach_mask, get_mask
@@ -164,7 +164,7 @@ class MultiHeadAttention(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = seeded_rng(seed)
         self.supports_masking = True
         self._ready = False
 
@@ -309,7 +309,7 @@ class Attention(Layer):
         self.score_mode = score_mode
         self.dropout = float(dropout)
         self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = seeded_rng(seed)
         self.scale = self.concat_score_weight = None
 
     @staticmethod

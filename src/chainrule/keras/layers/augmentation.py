@@ -18,7 +18,7 @@ import numbers
 
 from ... import ops
 from ...autodiff.tensor import Tensor
-from ...backend import np, rng
+from ...backend import np, rng, seeded_rng
 from .convolutional import standardize_data_format
 from .input_spec import PLACEHOLDER_SHAPES
 from .layer import Layer
@@ -84,7 +84,7 @@ class ImageAugmentation(Layer):
         super().__init__(**kwargs)
         self.seed = _check_seed(seed)
         # (a negative seed, which Keras takes, is folded into NumPy's non-negative range)
-        self._rng = None if self.seed is None else np.random.default_rng(self.seed % 2**64)
+        self._rng = seeded_rng(self.seed)
         self.data_format = standardize_data_format(data_format)
 
     def _generator(self, inputs):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ... import ops
-from ...backend import np, rng
+from ...backend import np, rng, seeded_rng
 from .direct_calls import array_form
 from .input_spec import InputSpec
 from .layer import Layer
@@ -220,7 +220,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = noise_shape
         self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = seeded_rng(seed)
         self.supports_masking = True
 
     def call(self, inputs, training=None):

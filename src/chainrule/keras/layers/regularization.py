@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ... import ops
-from ...backend import np, rng
+from ...backend import np, rng, seeded_rng
 from .core import Dropout
 from .input_spec import InputSpec
 from .layer import Layer
@@ -121,7 +121,7 @@ class GaussianNoise(Layer):
         super().__init__(**kwargs)
         self.stddev = _unit_float("stddev", stddev)
         self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = seeded_rng(seed)
         self.supports_masking = True
 
     def call(self, inputs, training=None):
@@ -159,7 +159,7 @@ class GaussianDropout(Layer):
         super().__init__(**kwargs)
         self.rate = _unit_float("rate", rate, hi_open=True)
         self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = seeded_rng(seed)
         self.supports_masking = True
 
     def call(self, inputs, training=None):

@@ -15,7 +15,7 @@ output is the previous step's output (zeros before the first unmasked step), or 
 from __future__ import annotations
 
 from .... import ops
-from ....backend import np, rng
+from ....backend import np, rng, seeded_rng
 from ..input_spec import InputSpec
 from ..layer import Layer
 from .masking import attach_mask, get_mask
@@ -78,7 +78,7 @@ class RNNCellBase(Layer):
         self.dropout = _rate("dropout", dropout)
         self.recurrent_dropout = _rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = seeded_rng(seed)
         self.state_size = self.units
         self.output_size = self.units
         self.bias = None
