@@ -263,9 +263,6 @@ class CategoricalCrossentropy(BuiltinLoss):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
 
 
 class SparseCategoricalCrossentropy(BuiltinLoss):
@@ -301,9 +298,6 @@ class SparseCategoricalCrossentropy(BuiltinLoss):
             ignore_class=ignore_class,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.ignore_class = ignore_class
-        self.axis = axis
 
     def _call_with_mask(self, y_true, y_pred):
         # Ranks are matched first, as LossFunctionWrapper.call does in Keras: (N, T) labels

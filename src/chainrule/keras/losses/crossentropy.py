@@ -193,9 +193,6 @@ class BinaryCrossentropy(BuiltinLoss):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
 
 
 class BinaryFocalCrossentropy(BuiltinLoss):
@@ -235,10 +232,4 @@ class BinaryFocalCrossentropy(BuiltinLoss):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.apply_class_balancing = apply_class_balancing
-        self.alpha = alpha
-        self.gamma = gamma
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
 

@@ -183,8 +183,3 @@ class CategoricalFocalCrossentropy(BuiltinLoss):
             alpha=alpha,
             gamma=gamma,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
-        self.alpha = alpha
-        self.gamma = gamma

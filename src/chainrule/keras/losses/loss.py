@@ -462,5 +462,10 @@ class BuiltinLoss(LossFunctionWrapper):
     its loss classes, so ``cls(**config)`` rebuilds the loss.
     """
 
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(fn, reduction=reduction, name=name, dtype=dtype, **kwargs)
+        for key, value in kwargs.items():  # (loss.from_logits, loss.axis, ... as in Keras)
+            setattr(self, key, value)
+
     def get_config(self) -> dict:
         return {**Loss.get_config(self), **self._fn_kwargs}

@@ -228,6 +228,3 @@ class Circle(BuiltinLoss):
             margin=margin,
             remove_diagonal=remove_diagonal,
         )
-        self.gamma = gamma
-        self.margin = margin
-        self.remove_diagonal = remove_diagonal

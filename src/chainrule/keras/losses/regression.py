@@ -391,7 +391,6 @@ class Huber(BuiltinLoss):
     def __init__(self, delta=1.0, reduction=_SBS, name="huber_loss", dtype=None):
         super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
         _check_delta(delta)  # fail at construction, not at the first training step
-        self.delta = delta
 
 
 class LogCosh(BuiltinLoss):
@@ -424,5 +423,4 @@ class CosineSimilarity(BuiltinLoss):
 
     def __init__(self, axis=-1, reduction=_SBS, name="cosine_similarity", dtype=None):
         super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
 

@@ -166,7 +166,6 @@ class Dice(BuiltinLoss):
     def __init__(self, reduction=_SBS, name="dice", axis=None, dtype=None):
         _check_axis_arg(axis, "Dice")
         super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
 
 
 class Tversky(BuiltinLoss):
@@ -193,6 +192,3 @@ class Tversky(BuiltinLoss):
         super().__init__(
             tversky, reduction=reduction, name=name, dtype=dtype, alpha=alpha, beta=beta, axis=axis
         )
-        self.alpha = alpha
-        self.beta = beta
-        self.axis = axis
