@@ -9,13 +9,11 @@ are used (finite for any finite logit; gradient ``softmax(x) - y``). Formulas ma
 
 from __future__ import annotations
 
-import warnings
-
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import np
 from ._fused import cce_probs, sparse_cce_logits_mean
-from .crossentropy import _check_axis, _check_smoothing
+from .crossentropy import _check_axis, _check_smoothing, _smooth_classes
 from .loss import (
     BuiltinLoss,
     _as_pred,
@@ -81,19 +79,7 @@ def categorical_crossentropy(
             f"received y_true.shape={np.shape(y_true)} and y_pred.shape={y_pred.shape}{hint}"
         )
     axis = _check_axis(axis, max(y_pred.ndim, 1), "categorical_crossentropy")
-    # (Keras counts the classes, for the warning and the smoothing, on the last axis even
-    # when `axis` is another: the same numbers as Keras's)
-    num_classes = y_pred.shape[-1] if y_pred.ndim else 1
-    if num_classes == 1:
-        warnings.warn(
-            "In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, "
-            f"num_classes) with num_classes > 1. Received: y_pred.shape={y_pred.shape}. "
-            "Consider using 'binary_crossentropy' if you only have 2 classes.",
-            SyntaxWarning,
-            stacklevel=2,
-        )
-    if ls:
-        y_true = y_true * (1.0 - ls) + ls / num_classes
+    y_true = _smooth_classes("categorical_crossentropy", y_true, y_pred, ls)
     if from_logits:
         return _in_float32(lambda p: ops.softmax_cross_entropy(y_true, p, axis=axis), y_pred)
     return cce_probs(y_true, y_pred, axis=axis)

@@ -11,6 +11,8 @@ is exactly ``sigmoid(x) - z`` (0.5 - z at logit 0). Formulas match Keras 3
 
 from __future__ import annotations
 
+import warnings
+
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import epsilon, np
@@ -25,6 +27,23 @@ __all__ = [
 ]
 
 _SBS = "sum_over_batch_size"
+
+
+def _smooth_classes(name: str, y_true, y_pred, ls: float):
+    """One-hot targets smoothed as Keras's categorical losses smooth them,
+    ``y_true * (1 - ls) + ls / C``, after Keras's warning for ``C == 1``. ``C`` is the size
+    of ``y_pred``'s LAST axis whatever the class axis is, as in Keras (the two agree whenever
+    the class axis is last)."""
+    classes = y_pred.shape[-1] if y_pred.ndim else 1
+    if classes == 1:
+        warnings.warn(
+            f"In loss {name}, expected y_pred.shape to be (batch_size, num_classes) with "
+            f"num_classes > 1. Received: y_pred.shape={y_pred.shape}. Consider using "
+            "'binary_crossentropy' if you only have 2 classes.",
+            SyntaxWarning,
+            stacklevel=3,  # (the caller of the loss function)
+        )
+    return y_true * (1.0 - ls) + ls / classes if ls else y_true
 
 
 def _check_smoothing(label_smoothing) -> float:

@@ -9,12 +9,11 @@ class instead of growing without bound). Matches Keras 3 ``keras/src/losses/loss
 from __future__ import annotations
 
 import numbers
-import warnings
 
 from ... import ops
 from ...autodiff.tensor import Tensor
 from ...backend import epsilon, np
-from .crossentropy import _check_axis, _check_smoothing
+from .crossentropy import _check_axis, _check_smoothing, _smooth_classes
 from .loss import BuiltinLoss, _as_pred, _as_true
 
 __all__ = ["categorical_focal_crossentropy", "CategoricalFocalCrossentropy"]
@@ -112,18 +111,7 @@ def categorical_focal_crossentropy(
             f"{_NAME}: alpha has {alpha_arr.size} entries but y_pred.shape[-1] is {last}; "
             f"give one weight per class (received alpha={alpha!r}, y_pred.shape={y_pred.shape})"
         )
-    if last == 1:
-        warnings.warn(
-            f"In loss {_NAME}, expected y_pred.shape to be (batch_size, num_classes) with "
-            f"num_classes > 1. Received: y_pred.shape={y_pred.shape}. Consider using "
-            "'binary_crossentropy' if you only have 2 classes.",
-            SyntaxWarning,
-            stacklevel=2,
-        )
-    if ls:
-        # NOTE: Keras divides by the size of the LAST axis, whatever `axis` is; kept for
-        # parity (the two agree whenever the class axis is last).
-        y_true = y_true * (1.0 - ls) + ls / last
+    y_true = _smooth_classes(_NAME, y_true, y_pred, ls)
     if from_logits:
         y_pred = ops.softmax(y_pred, axis=axis)
     q = ops.divide(y_pred, ops.sum(y_pred, axis=axis, keepdims=True))
