@@ -306,6 +306,39 @@ def test_max_pool_2x2_every_tie_pattern_matches_torch():
     np.testing.assert_array_equal(gx, gref)
 
 
+@pytest.mark.parametrize("batch_last", [False, True])
+def test_max_pool_2x2_routes_found_in_the_forward_match_the_comparisons(batch_last, monkeypatch):
+    # the forward keeps which corner holds each window's first maximum, only when a node will
+    # use it; the gradient from those routes equals the one found by comparing x with the
+    # maximum (and torch's), over every tie pattern of {0, 1} and an odd remainder
+    bits = np.array(list(np.ndindex(2, 2, 2, 2)), dtype="float32")
+    x = bits.reshape(16, 2, 2).transpose(1, 0, 2).reshape(1, 2, 32, 1)
+    x = np.concatenate([x, -x, x + 3], axis=-1)
+    x = np.concatenate([x, _rand(1, 1, 32, 3)], axis=1)  # a third row, dropped by the pool
+    x = np.concatenate([x, x[:, :, ::-1]], axis=0)
+    xin = np.swapaxes(np.ascontiguousarray(np.swapaxes(x, 0, -1)), 0, -1) if batch_last else x
+    xt = cr.tensor(xin, requires_grad=True)
+    y = ops.max_pool(xt, 2)
+    (routes,) = y._node.kwargs["saved"]
+    g = _rand(*y.shape)
+    (gx,) = cr.grad((y * g).sum(), [xt])
+    pool = importlib.import_module("chainrule.ops.pooling")
+    compared = pool._pool_dx(g, y.data, xin, (2, 2), (2, 2), ((0, 0), (0, 0)), "max")
+    _, gref = _torch_max_pool_2x2(x, g)
+    np.testing.assert_array_equal(gx, gref)
+    np.testing.assert_array_equal(compared, gref)
+    assert len(routes) == 2 and routes[0].dtype == bool
+    with cr.no_grad():
+        assert ops.max_pool(xt, 2)._node is None
+    spy, inner = [], pool.pool_general
+    monkeypatch.setattr(pool, "pool_general",
+                        lambda *a, **k: spy.append(k["saved"]) or inner(*a, **k))  # fmt: skip
+    ops.max_pool(x, 2)  # nothing requires grad: no routes are looked for
+    with cr.no_grad():
+        ops.max_pool(xt, 2)
+    assert spy == [None, None]
+
+
 def test_max_pool_2x2_infinite_upstream_gradient_stays_exact():
     # an infinite g must not turn the non-maximum positions into NaN (inf * 0)
     x = _rand(1, 4, 6, 2)
@@ -358,9 +391,11 @@ def test_conv_windows_built_once_and_kept_only_by_the_graph(monkeypatch):
     x, w = _rand(2, 6, 5, 3), _rand(3, 3, 3, 4)
     wt = cr.tensor(w, requires_grad=True)
     y = ops.conv(x, wt, activation="relu")
-    (saved,) = y._node.kwargs["saved"]  # the forward's windows, held by the graph node
+    # the forward's windows and relu mask, held by the graph node
+    saved, positive = y._node.kwargs["saved"]
+    np.testing.assert_array_equal(positive, y.data > 0)
     kept = weakref.ref(saved)
-    del saved
+    del saved, positive
     (gw,) = cr.grad(y.sum(), [wt])
     (gw2,) = cr.grad(y.sum(), [wt])  # a second backward over the same graph: same windows
     assert len(calls) == 1  # one im2col for the forward and both backward passes
@@ -373,6 +408,13 @@ def test_conv_windows_built_once_and_kept_only_by_the_graph(monkeypatch):
     assert kept() is None  # freed with the graph
     with cr.no_grad():
         assert ops.conv(x, wt)._node is None
+    spy, inner = [], conv_module.conv_general
+    monkeypatch.setattr(conv_module, "conv_general",
+                        lambda *a, **k: spy.append(k["saved"]) or inner(*a, **k))  # fmt: skip
+    with cr.no_grad():
+        ops.conv(x, wt, activation="relu")
+    ops.conv(x, w, activation="relu")  # nothing requires grad
+    assert spy == [None, None]  # no node to keep them: neither windows nor a mask are kept
 
 
 # -- the fused conv + bias + relu primitive (ops.conv(..., activation="relu")) -----------------

@@ -30,7 +30,7 @@ from . import grad_mode
 from .tensor import Tensor
 
 __all__ = ["primitive", "defvjp", "defvjp_argnum", "defvjp_all", "Node", "Op",
-           "nondifferentiable"]
+           "nondifferentiable", "records"]
 
 _STATE = grad_mode.STATE
 _FAST = frozenset((float, int, bool))  # passed through without checks
@@ -177,6 +177,13 @@ def primitive(fn=None, *, name=None, nargs=None, differentiable=True):
     apply.__doc__ = fn.__doc__
     apply.__wrapped__ = fn
     return apply
+
+
+def records(*args) -> bool:
+    """Whether a primitive applied to ``args`` now would record a node: grad mode is on and
+    some argument is a Tensor that requires grad. Ops ask it to skip the work only a backward
+    pass needs (keeping what the forward found for the gradient)."""
+    return _STATE.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
 
 
 def defvjp(op_fn, *vjps):

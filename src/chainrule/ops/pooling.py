@@ -8,7 +8,7 @@ stride-2 max pooling of image models has a fast path (``_conv_fast.max_pool_2x2`
 
 from __future__ import annotations
 
-from ..autodiff.primitive import defvjp, primitive
+from ..autodiff.primitive import defvjp, primitive, records
 from ..backend import asarray_like, np
 from . import _conv_fast as _fast
 from .conv import (
@@ -28,25 +28,27 @@ _offsets, _window = _fast.offsets, _fast.window
 
 
 @primitive(nargs=1)
-def pool_general(x, pool_size, strides, pads, mode):
+def pool_general(x, pool_size, strides, pads, mode, saved=None):
     """Channels-last max or average pooling with explicit padding.
 
     ``mode="max"``: the maximum of each window (padding never wins). ``mode="average"``: the
     mean of the window's *input* elements; padded positions are left out of the count
     (Keras's "same" average pooling). Shapes: ``(N, *S, C) -> (N, *O, C)``; a batch-last
-    input (a convolution's output) gives a batch-last output.
+    input (a convolution's output) gives a batch-last output. ``saved``: an optional empty
+    list that receives what the gradient can reuse (the 2x2 path's routes, see
+    ``_conv_fast.max_pool_2x2``).
     """
     if _fast.is_batch_last(x):
         # NOTE: the pooling code needs only (A, *S, B) with the windowed axes in between, so
         # it runs on the (C, *S, N) array as it is: no copy, and runs of N instead of C.
         bl = _fast.batch_last
-        return bl(_pool_forward(bl(x), pool_size, strides, pads, mode))
-    return _pool_forward(x, pool_size, strides, pads, mode)
+        return bl(_pool_forward(bl(x), pool_size, strides, pads, mode, saved))
+    return _pool_forward(x, pool_size, strides, pads, mode, saved)
 
 
-def _pool_forward(x, pool_size, strides, pads, mode):
+def _pool_forward(x, pool_size, strides, pads, mode, saved=None):
     if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
-        return _fast.max_pool_2x2(x)
+        return _fast.max_pool_2x2(x, saved)
     ones = (1,) * len(pool_size)
     xp = _pad(x, pads, -np.inf if mode == "max" else 0)
     osize = _osize(xp.shape[1:-1], pool_size, strides, ones)
@@ -77,17 +79,17 @@ def _pool_counts(size, pool_size, strides, pads, osize, like):
     return asarray_like(counts[..., None], like)
 
 
-def _pool_dx(g, out, x, pool_size, strides, pads, mode):
+def _pool_dx(g, out, x, pool_size, strides, pads, mode, saved=None):
     if _fast.is_batch_last(x):
         bl = _fast.batch_last
         return bl(_pool_backward(_fast.to_batch_last(g), bl(out), bl(x), pool_size, strides,
-                                 pads, mode))  # fmt: skip
-    return _pool_backward(g, out, x, pool_size, strides, pads, mode)
+                                 pads, mode, saved))  # fmt: skip
+    return _pool_backward(g, out, x, pool_size, strides, pads, mode, saved)
 
 
-def _pool_backward(g, out, x, pool_size, strides, pads, mode):
+def _pool_backward(g, out, x, pool_size, strides, pads, mode, saved=None):
     if _fast.is_pool_2x2(x, pool_size, strides, pads, mode):
-        dx = _fast.max_pool_2x2_grad(g, out, x)
+        dx = _fast.max_pool_2x2_grad(g, out, x, saved)
         if dx is not None:
             return dx
     ones = (1,) * len(pool_size)
@@ -115,7 +117,6 @@ def _pool_backward(g, out, x, pool_size, strides, pads, mode):
 defvjp(pool_general, _pool_dx)
 
 
-
 # -- public functions ---------------------------------------------------------------------------
 def _pool(inputs, pool_size, strides, padding, data_format, mode):
     rank = inputs.ndim - 2
@@ -134,7 +135,10 @@ def _pool(inputs, pool_size, strides, padding, data_format, mode):
                 f"{mode} pooling: pool_size {k} is larger than the input size {n} along "
                 f"spatial axis {i} (input shape {tuple(inputs.shape)}, padding='valid')"
             )
-    return _to_format(pool_general(x, pool_size, strides, pads, mode), data_format, rank)
+    # NOTE: the list is given only when a node will keep it (finding the routes makes the
+    # forward slower, and predict never needs them)
+    out = pool_general(x, pool_size, strides, pads, mode, saved=[] if records(x) else None)
+    return _to_format(out, data_format, rank)
 
 
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
