@@ -494,3 +494,61 @@ def test_conv_bad_activation_names_it():
     with pytest.raises(ValueError, match=r"activation must be None or 'relu', received "
                                          r"activation='tanh'"):
         ops.conv(x, k, activation="tanh")
+
+
+# -- the fused conv + relu + 2x2 max pool (ops.pooling.conv_relu_max_pool) -----------------------
+_pooling = importlib.import_module("chainrule.ops.pooling")
+
+
+@pytest.mark.parametrize("xshape,kshape,kwargs", [
+    ((3, 12, 12, 2), (3, 3, 2, 4), {}),
+    ((2, 9, 11, 3), (2, 3, 3, 5), {"padding": "same"}),  # odd sizes: a dropped remainder
+    ((2, 10, 10, 4), (3, 3, 2, 6), {"strides": 2}),  # two groups
+    ((2, 11, 11, 2), (3, 3, 2, 3), {"dilation_rate": 2}),
+    ((1, 28, 28, 1), (3, 3, 1, 16), {}),  # the benchmark CNN's layers
+    ((2, 13, 13, 16), (3, 3, 16, 32), {}),
+])  # fmt: skip
+@pytest.mark.parametrize("special", [None, "nan", "inf"])
+def test_conv_relu_max_pool_equals_the_two_ops_bit_for_bit(xshape, kshape, kwargs, special):
+    x, k, b = _rand(*xshape), _rand(*kshape), _rand(kshape[-1])
+    x[:, 2:5, 2:5] = 0.0  # flat patches: ties between equal positive outputs
+    if special == "nan":
+        x[0, 1, 1, 0] = np.nan
+
+    def two_ops(*a):
+        return ops.max_pool(ops.conv(*a, activation="relu", **kwargs), 2)
+
+    fused = lambda *a: _pooling.conv_relu_max_pool(*a, **kwargs)  # noqa: E731
+    results = []
+    for fn in (two_ops, fused):
+        ts = [cr.tensor(a, requires_grad=True) for a in (x, k, b)]
+        y = fn(*ts)
+        g = np.random.default_rng(1).normal(size=y.shape).astype("float32")
+        if special == "inf":
+            g[0, 0, 0, 0] = np.inf
+        with np.errstate(invalid="ignore"):  # inf * 0 in the kernel-gradient product
+            results.append((y.numpy(), *cr.grad((y * g).sum(), ts)))
+    for a, c in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, c)  # NaN where NaN
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(c))
+
+
+def test_conv_relu_max_pool_grads_match_finite_differences():
+    x, k, b = (_rand(2, 9, 8, 2, dtype="float64"), _rand(3, 3, 2, 3, dtype="float64"),
+               _rand(3, dtype="float64"))  # fmt: skip
+    fn = lambda *a: _pooling.conv_relu_max_pool(*a)  # noqa: E731
+    _, grads, g = _ours(fn, [x, k, b])
+    for got, want in zip(grads, _numeric_grads(fn, [x, k, b], g), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_conv_relu_max_pool_refuses_what_it_cannot_pool():
+    with pytest.raises(ValueError, match=r"inputs must be \(batch, height, width, channels\)"):
+        _pooling.conv_relu_max_pool(_rand(2, 8, 3), _rand(3, 3, 1))
+    with pytest.raises(ValueError, match=r"output \(1, 4\) is smaller than the 2x2"):
+        _pooling.conv_relu_max_pool(_rand(1, 3, 6, 1), _rand(3, 3, 1, 2))
+    with pytest.raises(ValueError, match=r"the input's 3 channels must be a multiple"):
+        _pooling.conv_relu_max_pool(_rand(1, 6, 6, 3), _rand(3, 3, 2, 2))
+    with cr.no_grad():  # no node: nothing kept for a backward pass
+        t = cr.tensor(_rand(1, 6, 6, 1), requires_grad=True)
+        assert _pooling.conv_relu_max_pool(t, _rand(3, 3, 1, 2))._node is None

@@ -299,6 +299,35 @@ def _check_rank(inputs, kernel, what):
     return inputs.ndim - 2
 
 
+def conv_args(inputs, kernel, bias, strides, padding, data_format, dilation_rate):
+    """``conv``'s arguments checked and made explicit for ``conv_general``: ``(x, rank,
+    strides, dilation, pads, groups)``, ``x`` channels-last. Raises ``conv``'s errors."""
+    rank = _check_rank(inputs, kernel, "conv")
+    strides = _tuple(strides, rank, "strides")
+    dilation = _tuple(dilation_rate, rank, "dilation_rate")
+    x = _to_last(inputs, data_format, rank)
+    cin, kin, filters = x.shape[-1], kernel.shape[-2], kernel.shape[-1]
+    if cin % kin or filters % (cin // kin):
+        raise ValueError(
+            f"conv: the input's {cin} channels must be a multiple of the kernel's {kin} input "
+            f"channels, and filters={filters} a multiple of the groups ({cin}/{kin}); received "
+            f"inputs of shape {tuple(inputs.shape)} and kernel of shape {tuple(kernel.shape)}"
+        )
+    _check_bias(bias, filters, "conv")
+    ksize = tuple(kernel.shape[:rank])
+    pads = conv_padding(x.shape[1:-1], ksize, strides, dilation, padding)
+    dims = zip(x.shape[1:-1], ksize, dilation, pads, strict=True)
+    for i, (n, k, d, (lo, hi)) in enumerate(dims):
+        if n + lo + hi < (k - 1) * d + 1:
+            raise ValueError(
+                f"conv: the kernel (size {k}, dilation {d}, effective size {(k - 1) * d + 1}) "
+                f"is larger than the input (size {n + lo + hi} after padding={padding!r}) "
+                f"along spatial axis {i}; input shape {tuple(inputs.shape)}, kernel shape "
+                f"{tuple(kernel.shape)}"
+            )
+    return x, rank, strides, dilation, pads, cin // kin
+
+
 def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="channels_last",
          dilation_rate=1, activation=None):  # fmt: skip
     """N-d convolution (cross-correlation), as Keras 3 ``ops.conv`` plus an optional bias and
@@ -338,31 +367,10 @@ def conv(inputs, kernel, bias=None, strides=1, padding="valid", data_format="cha
         raise ValueError(
             f"conv: activation must be None or 'relu', received activation={activation!r}"
         )
-    rank = _check_rank(inputs, kernel, "conv")
-    strides = _tuple(strides, rank, "strides")
-    dilation = _tuple(dilation_rate, rank, "dilation_rate")
-    x = _to_last(inputs, data_format, rank)
-    cin, kin, filters = x.shape[-1], kernel.shape[-2], kernel.shape[-1]
-    if cin % kin or filters % (cin // kin):
-        raise ValueError(
-            f"conv: the input's {cin} channels must be a multiple of the kernel's {kin} input "
-            f"channels, and filters={filters} a multiple of the groups ({cin}/{kin}); received "
-            f"inputs of shape {tuple(inputs.shape)} and kernel of shape {tuple(kernel.shape)}"
-        )
-    _check_bias(bias, filters, "conv")
-    ksize = tuple(kernel.shape[:rank])
-    pads = conv_padding(x.shape[1:-1], ksize, strides, dilation, padding)
-    dims = zip(x.shape[1:-1], ksize, dilation, pads, strict=True)
-    for i, (n, k, d, (lo, hi)) in enumerate(dims):
-        if n + lo + hi < (k - 1) * d + 1:
-            raise ValueError(
-                f"conv: the kernel (size {k}, dilation {d}, effective size {(k - 1) * d + 1}) "
-                f"is larger than the input (size {n + lo + hi} after padding={padding!r}) "
-                f"along spatial axis {i}; input shape {tuple(inputs.shape)}, kernel shape "
-                f"{tuple(kernel.shape)}"
-            )
+    x, rank, strides, dilation, pads, groups = conv_args(inputs, kernel, bias, strides, padding,
+                                                         data_format, dilation_rate)  # fmt: skip
     saved = [] if records(x, kernel, bias) else None  # (see ``conv_general``)
-    out = conv_general(x, kernel, bias, strides, dilation, pads, cin // kin, activation,
+    out = conv_general(x, kernel, bias, strides, dilation, pads, groups, activation,
                        saved=saved)  # fmt: skip
     return _to_format(out, data_format, rank)
 

@@ -27,9 +27,11 @@ from ..variables import GENERATION
 from .layer import _CONCRETE, Layer
 from .layer_losses import _DEPTH, _SYMBOLIC
 
-__all__ = ["direct_step", "replay", "MISS", "input_key", "record_key", "CallRecords", "array_form"]
+__all__ = ["direct_step", "replay", "MISS", "FUSED", "input_key", "record_key", "CallRecords",
+           "array_form"]
 
 MISS = object()  # what `replay` returns when the layer must go through __call__
+FUSED = set()  # classes of steps that stand for several layers (see fused_calls.py)
 _ABSENT = object()  # a step whose call was given no `training`
 
 
@@ -60,8 +62,11 @@ def replay(step, x, generation):
     model call), or the layer's class now has a ``__call__`` of its own. ``call`` and
     ``_call_has_training`` are read on every replay, as ``__call__`` reads them."""
     layer, training, kind, shape, dtype = step
-    if (type(x) is not kind or x.shape != shape or x.dtype != dtype
-            or GENERATION[0] != generation or not _plain_call(type(layer))):  # fmt: skip
+    if type(x) is not kind or x.shape != shape or x.dtype != dtype or GENERATION[0] != generation:
+        return MISS
+    if type(layer) in FUSED:
+        return layer.call(x)
+    if not _plain_call(type(layer)):
         return MISS
     if training is not _ABSENT and layer._call_has_training:
         return layer.call(x, training=training)

@@ -6,6 +6,7 @@ import warnings
 
 from ...backend import np
 from ..layers.direct_calls import MISS, direct_step, input_key, replay
+from ..layers.fused_calls import fuse_steps
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import _CONCRETE, Layer, _is_symbolic, name_scope
 from ..trainers import array_step
@@ -228,7 +229,7 @@ class Sequential(Model):
                     steps.append(step)
             x = y
         if steps is not None:
-            records.put(key, tuple(steps), generation)
+            records.put(key, fuse_steps(steps), generation)
         return x
 
     @property
