@@ -154,3 +154,53 @@ def test_a_pair_changed_after_it_was_recorded_runs_the_layers_again(change):
     for layer in model.layers:
         ref = layer(ref)
     np.testing.assert_array_equal(got, ref.numpy())
+
+
+# -- functional models ---------------------------------------------------------------------------
+def _functional(branch=False, conv_out=False):
+    """The CNN of ``_cnn`` as a functional model; ``branch``: the first conv's output also
+    feeds a second head; ``conv_out``: it is also a model output."""
+    chainrule.set_random_seed(0)
+    inp = keras.Input((14, 14, 2))
+    c1 = L.Conv2D(4, 3, activation="relu")(inp)
+    h = L.MaxPooling2D(2)(c1)
+    h = L.MaxPooling2D(2, padding="same")(L.Conv2D(6, 3, activation="relu", padding="same")(h))
+    out = L.Dense(3)(L.Flatten()(h))
+    if branch:
+        out = L.Add()([out, L.Dense(3)(L.GlobalAveragePooling2D()(c1))])
+    model = keras.Model(inp, [out, c1] if conv_out else out)
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+    return model
+
+
+def _functional_pairs(model):
+    return [s[0][0] for steps in recorded(model).values() for s in steps
+            if s is not None and isinstance(s[0][0], fused_calls.ConvReluPool)]  # fmt: skip
+
+
+@pytest.mark.parametrize("branch,pairs", [(False, 2), (True, 1)])
+def test_a_functional_fit_fuses_pairs_and_equals_the_layers_own_calls(branch, pairs, monkeypatch):
+    from chainrule.keras.models import functional  # noqa: PLC0415
+
+    x, y = _images()
+    fused_model = _functional(branch)
+    fused = _fit(fused_model, x, y)
+    # per record (fit's and predict's); with the branch, the first conv's output has a
+    # second reader and is computed as usual
+    assert len(_functional_pairs(fused_model)) == 2 * pairs
+    monkeypatch.setattr(functional, "fuse_node_steps", lambda record, read_once: tuple(record))
+    plain_model = _functional(branch)
+    plain = _fit(plain_model, x, y)
+    assert _functional_pairs(plain_model) == []
+    _assert_same(fused, plain)
+
+
+def test_a_functional_model_whose_output_is_the_conv_output_computes_it():
+    x, _ = _images(n=5)
+    model = _functional(conv_out=True)
+    for _ in range(3):  # the first call records, the later ones replay
+        out, c1 = model(x)
+    assert len(_functional_pairs(model)) == 1  # the second pair only
+    ref = model.layers[1](x)  # the first Conv2D, called on its own
+    np.testing.assert_array_equal(c1.numpy(), ref.numpy())

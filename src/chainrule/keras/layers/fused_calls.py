@@ -10,7 +10,9 @@ which returns only the model's output.
 
 A pair is fused in a model's recorded steps (``direct_calls.CallRecords``) when both
 layers are chainrule's own classes as they are (their ``call`` not replaced on the class or
-the instance), channels-last, the pooling 2x2 with stride 2 and no padding. On every replay
+the instance), channels-last, the pooling 2x2 with stride 2 and no padding; in a functional
+model, when also the pooling is the next node and the only reader of the convolution's
+output, which is not a model output. On every replay
 the pair checks again what the layers' ``call`` would read (the activation, strides,
 padding, dilation, pool size, data formats); when anything changed it runs the two layers'
 ``__call__`` instead, as any step that misses.
@@ -22,7 +24,7 @@ import sys
 
 from .direct_calls import FUSED, MISS, _plain_call
 
-__all__ = ["fuse_steps", "ConvReluPool"]
+__all__ = ["fuse_steps", "fuse_node_steps", "ConvReluPool"]
 
 
 def _config(conv, pool):
@@ -102,4 +104,21 @@ def fuse_steps(steps):
         else:
             out.append(step)
             i += 1
+    return tuple(out)
+
+
+def fuse_node_steps(record, read_once):
+    """A functional model's record (per node, ``(step, input id, output id)`` or None) with
+    each fusable pair of consecutive nodes, the pooling reading only the convolution's output
+    and that output in ``read_once`` (no other reader, not a model output), made one entry
+    ``(pair step, input id, pooling output id, True)`` at the convolution's place. The
+    pooling's own entry stays: it runs when the pair misses."""
+    if "chainrule.keras.layers.convolutional" not in sys.modules:
+        return tuple(record)
+    out = list(record)
+    for i in range(len(record) - 1):
+        a, b = record[i], record[i + 1]
+        if (a is not None and b is not None and b[1] == a[2] and a[2] in read_once
+                and _fusable(a[0][0], b[0][0], b[0][3])):  # fmt: skip
+            out[i] = ((ConvReluPool(a[0][0], b[0][0]), *a[0][1:]), a[1], b[2], True)
     return tuple(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 from ..layers.direct_calls import MISS, direct_step, input_key, replay
+from ..layers.fused_calls import fuse_node_steps
 from ..layers.input_layer import InputLayer, KerasTensor, _flatten, _map
 from ..layers.layer import Layer
 from ..variables import GENERATION
@@ -311,12 +312,17 @@ class Functional(Model):
         steps = records.get(key)
         generation = GENERATION[0]
         record = [] if steps is None and key is not None else None
+        skip = False
         for i, node in enumerate(self._nodes):
+            if skip:  # this node's layer ran inside the last step (layers/fused_calls.py)
+                skip = False
+                continue
             step = None if steps is None else steps[i]
             if step is not None:
                 y = replay(step[0], values[step[1]], generation)
                 if y is not MISS:
                     values[step[2]] = y
+                    skip = len(step) == 4  # a fused step: the next node's output is y
                     continue
             args = _map(lambda v: values[id(v)] if isinstance(v, KerasTensor) else v,
                         node.call_args)  # fmt: skip
@@ -331,11 +337,22 @@ class Functional(Model):
             if record is not None:
                 record.append(_direct_step(node, args, kwargs, out, outs))
         if record is not None:
-            records.put(key, tuple(record), generation)
+            records.put(key, fuse_node_steps(record, self._read_once()), generation)
         result = _map(lambda kt: values[id(kt)], self._outputs_ordered)
         if isinstance(result, (list, tuple)) and len(result) == 1:
             return result[0]
         return result
+
+    def _read_once(self):
+        """The ids of the graph's tensors that exactly one node reads and that are not
+        outputs: what a fused step may leave uncomputed."""
+        reads = {}
+        for node in self._nodes:
+            for v in _flatten((node.call_args, node.call_kwargs)):
+                if isinstance(v, KerasTensor):
+                    reads[id(v)] = reads.get(id(v), 0) + 1
+        outputs = {id(kt) for kt in self.outputs}
+        return {k for k, n in reads.items() if n == 1 and k not in outputs}
 
     def get_build_config(self):
         """``{"input_shape": None}``, as Keras writes it for a functional model: its graph,
