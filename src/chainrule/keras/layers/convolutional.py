@@ -9,6 +9,7 @@ from ... import ops
 from ...backend import np
 from ..config import image_data_format
 from .core import _no_lora, _ser
+from .direct_calls import fused_role
 from .input_spec import InputSpec
 from .layer import Layer
 
@@ -227,6 +228,7 @@ class BaseConv(Layer):
     def _activate(self, out):
         return out if self.activation is self._linear else self.activation(out)
 
+    @fused_role("conv")
     def call(self, inputs):
         fused = self.activation is self._relu
         out = ops.conv(inputs, self.kernel, self.bias, self.strides, self.padding,

@@ -28,7 +28,7 @@ from .layer import _CONCRETE, Layer
 from .layer_losses import _DEPTH, _SYMBOLIC
 
 __all__ = ["direct_step", "replay", "MISS", "FUSED", "input_key", "record_key", "CallRecords",
-           "array_form"]
+           "array_form", "fused_role"]
 
 MISS = object()  # what `replay` returns when the layer must go through __call__
 FUSED = set()  # classes of steps that stand for several layers (see fused_calls.py)
@@ -108,6 +108,18 @@ def array_form(call):
     def mark(method):
         method.mirrors = call
         return method
+
+    return mark
+
+
+def fused_role(role):
+    """Mark a layer class's ``call`` as one ``fused_calls.py`` may stand in for, in the given
+    ``role`` ("conv" or "pool"): a ``call`` replaced on a class or an instance lacks the mark,
+    and its layer then runs its own ``call``."""
+
+    def mark(call):
+        call.fused_role = role
+        return call
 
     return mark
 

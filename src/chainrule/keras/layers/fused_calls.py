@@ -22,36 +22,36 @@ from __future__ import annotations
 
 import sys
 
+from ... import ops as _ops
 from .direct_calls import FUSED, MISS, _plain_call
 
 __all__ = ["fuse_steps", "fuse_node_steps", "ConvReluPool"]
 
 
 def _config(conv, pool):
-    """What ``conv.call`` and ``pool.call`` read besides the weights and the input."""
+    """What ``conv.call`` and ``pool.call`` read besides the weights' values and the input
+    (the kernel's shape fixes the pooling's input size: a kernel set as a plain Tensor of
+    another size does not move ``GENERATION``)."""
     return (conv.activation, conv.strides, conv.padding, conv.dilation_rate, conv.data_format,
-            conv.rank, pool.pool_mode, pool.pool_size, pool.strides, pool.padding,
-            pool.data_format)  # fmt: skip
+            conv.rank, getattr(conv.kernel, "shape", None), pool.pool_mode, pool.pool_size,
+            pool.strides, pool.padding, pool.data_format)  # fmt: skip
 
 
-def _bases():
-    from .convolutional import BaseConv  # noqa: PLC0415 (loaded with the first conv layer)
-    from .pooling import BasePooling  # noqa: PLC0415
-
-    return BaseConv, BasePooling
-
-
-def _own_calls(conv, pool, bases):
-    """Whether both layers call as their chainrule base classes ``bases`` do."""
-    return (type(conv).call is bases[0].call and type(pool).call is bases[1].call
+def _own_calls(conv, pool):
+    """Whether both layers call as chainrule's convolution and pooling classes do: their
+    class's ``call`` is the marked one (``direct_calls.fused_role``), none set on them."""
+    return (getattr(type(conv).call, "fused_role", None) == "conv"
+            and getattr(type(pool).call, "fused_role", None) == "pool"
             and "call" not in conv.__dict__ and "call" not in pool.__dict__
             and _plain_call(type(conv)) and _plain_call(type(pool)))  # fmt: skip
 
 
 def _fusable(conv, pool, pool_input_shape):
-    bases = _bases()
-    if not (isinstance(conv, bases[0]) and isinstance(pool, bases[1])
-            and _own_calls(conv, pool, bases)):  # fmt: skip
+    from .convolutional import BaseConv  # noqa: PLC0415 (loaded with the first conv layer)
+    from .pooling import BasePooling  # noqa: PLC0415
+
+    if not (isinstance(conv, BaseConv) and isinstance(pool, BasePooling)
+            and _own_calls(conv, pool)):  # fmt: skip
         return False
     even = all(n % 2 == 0 for n in pool_input_shape[1:3])  # "same" pads nothing then
     return (conv.rank == 2 and conv.activation is conv._relu
@@ -68,20 +68,25 @@ class ConvReluPool:
     calls as it did when the pair was recorded.
     """
 
-    __slots__ = ("conv", "pool", "config", "op", "bases")
+    __slots__ = ("conv", "pool", "config", "op", "ops")
 
     def __init__(self, conv, pool):
-        from ...ops.pooling import conv_relu_max_pool  # noqa: PLC0415 (ops load lazily)
+        # (the ops load lazily; ``ops.conv`` names the function, the module is in sys.modules)
+        from ...ops.conv import conv as conv_op  # noqa: PLC0415
+        from ...ops.pooling import conv_relu_max_pool, max_pool  # noqa: PLC0415
 
         self.conv, self.pool, self.config = conv, pool, _config(conv, pool)
-        self.op, self.bases = conv_relu_max_pool, _bases()
+        self.op, self.ops = conv_relu_max_pool, (conv_op, max_pool)
 
     def __call__(self, x, training=None):
         return self.pool(self.conv(x, training=training), training=training)
 
     def call(self, x):
         conv, pool = self.conv, self.pool
-        if _config(conv, pool) != self.config or not _own_calls(conv, pool, self.bases):
+        # the layers' calls look up ``ops.conv`` and ``ops.max_pool`` on every call: patched,
+        # they run
+        if (_config(conv, pool) != self.config or not _own_calls(conv, pool)
+                or (_ops.conv, _ops.max_pool) != self.ops):  # fmt: skip
             return MISS
         return self.op(x, conv.kernel, conv.bias, conv.strides, conv.padding, conv.dilation_rate)
 

@@ -69,7 +69,10 @@ def _map(fn, x):
 
 
 def _placeholder(kt, fill):
-    shape = tuple(fill if s is None else s for s in kt.shape)
+    """Zeros standing in for ``kt``: an unknown batch size is ``fill`` (2 or 3), any other
+    unknown size ``16 * fill`` (32 or 48), so that kernels and pools of up to 32 fit in it
+    (``Input((None, None, 3))`` before a 3x3 "valid" Conv2D) and strided sizes differ."""
+    shape = tuple((16 * fill if i else fill) if s is None else s for i, s in enumerate(kt.shape))
     return np.zeros(shape, dtype=kt.dtype)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ... import ops
 from .convolutional import standardize_data_format, standardize_padding, standardize_tuple
+from .direct_calls import fused_role
 from .input_spec import InputSpec
 from .layer import Layer
 
@@ -56,6 +57,7 @@ class BasePooling(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=pool_dimensions + 2)
 
+    @fused_role("pool")
     def call(self, inputs):
         fn = ops.max_pool if self.pool_mode == "max" else ops.average_pool
         return fn(inputs, self.pool_size, self.strides, self.padding, self.data_format)
