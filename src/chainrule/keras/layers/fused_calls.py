@@ -12,10 +12,10 @@ A pair is fused in a model's recorded steps (``direct_calls.CallRecords``) when 
 layers are chainrule's own classes as they are (their ``call`` not replaced on the class or
 the instance), channels-last, the pooling 2x2 with stride 2 and no padding; in a functional
 model, when also the pooling is the next node and the only reader of the convolution's
-output, which is not a model output. On every replay
-the pair checks again what the layers' ``call`` would read (the activation, strides,
-padding, dilation, pool size, data formats); when anything changed it runs the two layers'
-``__call__`` instead, as any step that misses.
+output, which is not a model output. On every replay the pair checks again what the layers'
+``call`` would read (the activation, the kernel's shape, strides, padding, dilation, pool
+size and mode, data formats, and ``ops.conv`` and ``ops.max_pool`` themselves); when
+anything changed it runs the two layers' ``__call__`` instead, as any step that misses.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ class ConvReluPool:
     __slots__ = ("conv", "pool", "config", "op", "ops")
 
     def __init__(self, conv, pool):
-        # (the ops load lazily; ``ops.conv`` names the function, the module is in sys.modules)
+        # (ops load lazily; these are the modules' own functions, whatever ``ops.conv`` and
+        # ``ops.max_pool`` are set to now)
         from ...ops.conv import conv as conv_op  # noqa: PLC0415
         from ...ops.pooling import conv_relu_max_pool, max_pool  # noqa: PLC0415
 
@@ -83,8 +84,7 @@ class ConvReluPool:
 
     def call(self, x):
         conv, pool = self.conv, self.pool
-        # the layers' calls look up ``ops.conv`` and ``ops.max_pool`` on every call: patched,
-        # they run
+        # a replaced ``ops.conv`` or ``ops.max_pool`` is what the layers' own calls would run
         if (_config(conv, pool) != self.config or not _own_calls(conv, pool)
                 or (_ops.conv, _ops.max_pool) != self.ops):  # fmt: skip
             return MISS
