@@ -281,3 +281,28 @@ def test_custom_layer_from_keras_ops_has_correct_gradients():
         wm[i] -= eps
         num[i] = (f(x.astype("float64"), wp).item() - f(x.astype("float64"), wm).item()) / (2 * eps)
     np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+
+
+def _any_size_models(K):
+    """Layer graphs on images of unknown size whose shapes the stand-in calls must get right:
+    two poolings in a row (sizes 2 and 3 would both pool to 1 and read as known), a U-Net's
+    skip and upsampling, an 11x11 stride-4 kernel (larger than a small stand-in), a stride-8
+    patch embedding."""
+    L = K.layers
+    inp = K.Input((None, None, 3))
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    b = L.MaxPooling2D()(L.MaxPooling2D()(a))
+    up = L.Conv2DTranspose(4, 2, strides=2, padding="same")(L.Conv2D(4, 3, padding="same")(b))
+    unet = L.Concatenate()([up, L.MaxPooling2D()(a)])
+    alex = L.Conv2D(2, 11, strides=4)(inp)
+    patches = L.Conv2D(2, 8, strides=8)(inp)
+    seq = K.Input((None, 5))
+    rnn = K.Model(seq, L.LSTM(3, return_sequences=True)(seq))
+    return [K.Model(inp, [unet, alex, patches]), rnn]
+
+
+def test_models_on_inputs_of_unknown_size_get_keras_shapes():
+    for ours, ref in zip(_any_size_models(ck), _any_size_models(tk), strict=True):
+        assert [tuple(o.shape) for o in ours.outputs] == [tuple(o.shape) for o in ref.outputs]
+        for layer, ref_layer in zip(ours.layers, ref.layers, strict=True):
+            assert layer.output.shape == tuple(ref_layer.output.shape), layer.name

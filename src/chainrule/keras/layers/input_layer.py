@@ -68,28 +68,23 @@ def _map(fn, x):
     return fn(x)
 
 
-def _placeholder(kt, fill):
-    """Zeros standing in for ``kt``: an unknown batch size is ``fill`` (2 or 3), any other
-    unknown size ``16 * fill`` (32 or 48), so that kernels and pools of up to 32 fit in it
-    (``Input((None, None, 3))`` before a 3x3 "valid" Conv2D) and strided sizes differ."""
-    shape = tuple((16 * fill if i else fill) if s is None else s for i, s in enumerate(kt.shape))
+def _placeholder(kt, batch, size):
+    """Zeros standing in for ``kt``, with ``batch`` for an unknown batch size and ``size`` for
+    any other unknown size."""
+    shape = tuple((size if i else batch) if s is None else s for i, s in enumerate(kt.shape))
     return np.zeros(shape, dtype=kt.dtype)
 
 
-def symbolic_call(layer, args, kwargs):
-    """Record ``layer(*args, **kwargs)`` on KerasTensors and return output KerasTensors."""
-    kwargs = dict(kwargs)
-    # A `training` given here is kept in the node (a model call's own `training`, when not
-    # None, overrides it, as in Keras); the placeholder calls that find the shapes skip it.
-    training = kwargs.pop("training", None)
-    was_built = layer.built
+def _placeholder_calls(layer, args, kwargs, sizes):
+    """``layer`` called on stand-ins of two sizes (once, when no size is unknown): batches of
+    2 and 3, other unknown sizes ``sizes``; the outputs tell known sizes from unknown ones."""
     outs = []
-    for fill in (2, 3):
-        concrete_args = _map(lambda v: _placeholder(v, fill) if isinstance(v, KerasTensor) else v,
-                             args)  # fmt: skip
-        concrete_kwargs = _map(
-            lambda v: _placeholder(v, fill) if isinstance(v, KerasTensor) else v, kwargs
-        )
+    for batch, size in zip((2, 3), sizes, strict=True):
+
+        def stand_in(v, batch=batch, size=size):
+            return _placeholder(v, batch, size) if isinstance(v, KerasTensor) else v
+
+        concrete_args, concrete_kwargs = _map(stand_in, args), _map(stand_in, kwargs)
         stand_ins = {id(a): kt.shape for kt, a in zip(_flatten(args), _flatten(concrete_args))
                      if isinstance(kt, KerasTensor)}  # fmt: skip
         PLACEHOLDER_SHAPES.update(stand_ins)
@@ -104,6 +99,28 @@ def symbolic_call(layer, args, kwargs):
                    for s in t.shape):  # fmt: skip
             outs.append(out)
             break
+    return outs
+
+
+def symbolic_call(layer, args, kwargs):
+    """Record ``layer(*args, **kwargs)`` on KerasTensors and return output KerasTensors."""
+    kwargs = dict(kwargs)
+    # A `training` given here is kept in the node (a model call's own `training`, when not
+    # None, overrides it, as in Keras); the placeholder calls that find the shapes skip it.
+    training = kwargs.pop("training", None)
+    was_built = layer.built
+    # NOTE: an unknown size other than the batch's stands in as 8, then 16: one twice the
+    # other, so any window of stride <= 8 gives two different output sizes (a "same" or
+    # pooled 2 and 3 would both give 1 and read as a known size), and small enough to keep
+    # the stand-in calls of a large convolutional model cheap. A layer that refuses those
+    # (an 11x11 kernel) is called on 32 and 64; an error then is the layer's own.
+    try:
+        outs = _placeholder_calls(layer, args, kwargs, (8, 16))
+    except ValueError:
+        if not any(s is None for t in _flatten(args) if isinstance(t, KerasTensor)
+                   for s in t.shape[1:]):  # fmt: skip
+            raise
+        outs = _placeholder_calls(layer, args, kwargs, (32, 64))
 
     def to_kt(a, b):
         a_arr = a.data if isinstance(a, Tensor) else np.asarray(a)
